@@ -1,0 +1,36 @@
+# fastlandmarks: `make test` and `make demo` set everything up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Two processes share two cores: one thread each keeps torch from oversubscribing them.
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: install sync test test-nbs test-py demo
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Notebooks are the source: exporting and cleaning them must change nothing.
+sync: install
+	@snap=$$(mktemp -d); cp -r fastlandmarks nbs $$snap/; \
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean; \
+	if ! diff -rq -x __pycache__ $$snap/fastlandmarks fastlandmarks || ! diff -rq $$snap/nbs nbs; then \
+	  echo "nbdev-export / nbdev-clean changed the files above: commit notebooks and modules together, cleaned."; exit 1; fi; \
+	rm -rf $$snap; $(BIN)/python tools/make_readme.py --check; echo "notebooks and library in sync"
+
+test-nbs: install
+	$(BIN)/nbdev-test --n-workers 2
+
+test-py: install
+	$(BIN)/pytest tests -n 2 -q
+
+test: sync test-nbs test-py
+
+demo: install
+	$(BIN)/python -m fastlandmarks.test_utils

@@ -1,0 +1,9 @@
+"Everything in fastlandmarks, plus `fastai.vision.all`: `from fastlandmarks.all import *`"
+from fastai.vision.all import *
+from .core import *
+from .heatmaps import *
+from .transforms import *
+from .losses import *
+from .metrics import *
+from .learner import *
+from .test_utils import *
