@@ -34,3 +34,15 @@ test: sync test-nbs test-py
 
 demo: install
 	$(BIN)/python -m fastlandmarks.test_utils
+
+.PHONY: docs docs-check
+# The offline docs site (nbdev-docs needs Quarto): notebooks executed on the CPU, rendered into docs/, then checked.
+docs: install
+	$(BIN)/python tools/build_docs.py --workers 2
+	$(BIN)/python tools/check_docs.py
+
+# The browser check: headless Chromium (Debian's, apt-get installed if missing) screenshots the index and one API page.
+docs-check: install
+	@test -f docs/index.html || $(MAKE) docs
+	$(BIN)/python tools/check_docs.py
+	tools/screens.sh docs core.html

@@ -5,5 +5,7 @@ from .heatmaps import *
 from .transforms import *
 from .losses import *
 from .metrics import *
+from .models import *
 from .learner import *
+from .export import *
 from .test_utils import *
