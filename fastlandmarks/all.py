@@ -15,3 +15,5 @@ from .learner import *
 from .tta import *
 from .export import *
 from .test_utils import *
+from .interpret import *
+from .cli import *

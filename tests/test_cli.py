@@ -1,0 +1,46 @@
+"The `fastlandmarks` command: train on synthetic faces, predict in original pixels, evaluate."
+import json, subprocess, sys
+import numpy as np, torch, pytest
+from PIL import Image
+from fastlandmarks.cli import main
+from fastlandmarks.synthetic import synthetic_face
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp('model')
+    assert main(f'train --data synthetic --n-synthetic 24 --size 48 --heatmap-size 12 --epochs 1 --bs 8 '
+                f'--pretrained False --out {out}'.split()) == 0
+    return out
+
+
+def test_train_writes_report(trained):
+    for f in ('model.pkl', 'metrics.json', 'curves.png', 'results.png'): assert (trained/f).exists(), f
+    m = json.loads((trained/'metrics.json').read_text())
+    assert {'nme', 'auc', 'failure_rate', 'per_landmark_error', 'epochs', 'time_s'} <= set(m)
+    assert len(m['per_landmark_error']) == 68 and m['epochs'] == 1
+
+
+def test_predict_in_original_pixels(trained, tmp_path):
+    img, _ = synthetic_face(99, 80)  # another size than the model's 48 px input
+    Image.fromarray(img).save(tmp_path/'face.png')
+    assert main(f'predict {trained/"model.pkl"} {tmp_path/"face.png"} --box 10 10 70 70 --out {tmp_path/"pred"}'.split()) == 0
+    res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
+    pts = np.array(next(iter(res.values())))
+    assert pts.shape == (68, 2) and np.isfinite(pts).all()
+    assert (tmp_path/'pred'/'landmarks.csv').exists() and (tmp_path/'pred'/'face_landmarks.png').exists()
+
+
+def test_eval_and_errors(trained, tmp_path):
+    from fastlandmarks.synthetic import make_synthetic_faces
+    data = make_synthetic_faces(tmp_path/'faces', n=6, size=48, seed=3)
+    assert main(f'eval {trained/"model.pkl"} --data {data} --out {tmp_path}'.split()) == 0
+    assert json.loads((tmp_path/'metrics.json').read_text())['n_images'] == 6
+    assert main(['bogus']) == 2
+    with pytest.raises(ValueError, match="unknown format 'xml'"): main(f'eval {trained/"model.pkl"} --data {data} --format xml'.split())
+
+
+def test_console_script():
+    out = subprocess.run([sys.executable, '-c', 'from fastlandmarks.cli import main; main(["train", "--help"])'],
+                         capture_output=True, text=True)
+    assert '--heatmap-size' in out.stdout and '--resume' in out.stdout
