@@ -1,5 +1,5 @@
 "The `fastlandmarks` command: train on synthetic faces, predict in original pixels, evaluate."
-import json, subprocess, sys
+import json, os, subprocess, sys
 import numpy as np, torch, pytest
 from PIL import Image
 from fastlandmarks.cli import main
@@ -9,8 +9,10 @@ from fastlandmarks.synthetic import synthetic_face
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp('model')
-    assert main(f'train --data synthetic --n-synthetic 24 --size 48 --heatmap-size 12 --epochs 1 --bs 8 '
-                f'--pretrained False --out {out}'.split()) == 0
+    cwd = os.getcwd(); os.chdir(out.parent)  # a relative --out, as a user types it
+    try: assert main(f'train --data synthetic --n-synthetic 24 --size 48 --heatmap-size 12 --epochs 1 --bs 8 '
+                     f'--pretrained False --out {out.name}'.split()) == 0
+    finally: os.chdir(cwd)
     return out
 
 
