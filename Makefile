@@ -34,6 +34,7 @@ test: sync test-nbs test-py
 
 # The main job: train an HRNet on 1000 synthetic faces (generated on first use), then predict on faces it never saw.
 DEMO_SIZE := 96
+demo: export OMP_NUM_THREADS = 2
 demo: install
 	$(BIN)/fastlandmarks train --data synthetic --n-synthetic 1000 --size $(DEMO_SIZE) --arch hrnet_w18_small --head hrnet \
 	  --heatmap-size 24 --sigma 2.5 --epochs 16 --bs 32 --lr 1e-2 --pretrained False --patience 4 --out demo_out
