@@ -51,3 +51,14 @@ docs-check: install
 	@test -f docs/index.html || $(MAKE) docs
 	$(BIN)/python tools/check_docs.py
 	tools/screens.sh docs core.html
+
+# Benchmarks: the CPU set, then benchmarks/REPORT.md (7 min on 2 shared cores at load 2.5, 13 at load 5).
+BENCHES := encoding decoding pipeline accuracy
+.PHONY: bench bench-quick
+bench: install
+	for b in $(BENCHES); do $(BIN)/python benchmarks/bench_$$b.py || exit 1; done
+	$(BIN)/python benchmarks/report.py
+
+# Every benchmark, the GPU one included, at toy sizes: checks that they run (writes to benchmarks/_out/quick/, not the report).
+bench-quick: install
+	for b in $(BENCHES) gpu; do $(BIN)/python benchmarks/bench_$$b.py --quick || exit 1; done

@@ -1,0 +1,114 @@
+"""Benchmark 4: accuracy at equal budget on synthetic faces: the heads, flip-aware landmarks, flip TTA; NME over seeds.
+
+    python benchmarks/bench_accuracy.py [--device cuda] [--quick] [--seeds 3] [--epochs N] [--out FILE.md]
+"""
+import statistics, time
+from fastai.vision.all import *
+from _common import bench_args, write_result, table
+from fastlandmarks.core import as_plain, scaled_to_pixels
+from fastlandmarks.data import LandmarkBlock
+from fastlandmarks.metrics import nme
+from fastlandmarks.models import landmark_learner
+from fastlandmarks.synthetic import synthetic_faces_dls
+from fastlandmarks.tta import landmark_tta  # noqa: F401 (adds `Learner.landmark_tta`)
+from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points
+
+# name: (head, target transform for a heatmap size, or None for points; flip-aware `LandmarkBlock` or stock `PointBlock`)
+SETUPS = {
+    'regression': ('regression', None, True),
+    'Gaussian heatmaps': ('deconv', lambda s: HeatmapTransform(s, sigma=2.), True),
+    'randomised rounding': ('deconv', RandomBinaryHeatmapTransform, True),
+    'integral (soft-argmax)': ('integral', None, True),
+    'regression, stock `PointBlock`': ('regression', None, False),
+}
+
+
+def faces_dls(args, targets, flip_aware:bool):
+    "Synthetic faces with fastai's augmentation (flips included), through `LandmarkBlock` or stock `PointBlock`"
+    tfms = [*aug_transforms()] + ([targets(args.size//4)] if targets else [])
+    return synthetic_faces_dls(n=args.images, size=args.size, bs=args.bs, block=LandmarkBlock('ibug68') if flip_aware else PointBlock,
+                               batch_tfms=tfms, num_workers=0, device=args.device)
+
+
+def target_pixels(dl)->Tensor:
+    "The annotated points `(N, K, 2)` of `dl`'s items, in image pixels, before any transform"
+    return torch.stack([as_plain(y).float() for y in dl.dataset.tls[1]])
+
+
+def predicted_pixels(learn, dl, size, tta:bool)->Tensor:
+    "Predicted points `(N, K, 2)` in image pixels, decoded as the targets were made; with `tta`, flip TTA at coordinate level"
+    with learn.no_bar():
+        preds = learn.landmark_tta(dl=dl)[0] if tta else preds_to_points(learn.get_preds(dl=dl)[0], learn.dls)
+    return scaled_to_pixels(as_plain(preds).float().cpu(), size)
+
+
+def run(args, name:str, seed:int)->dict:
+    "Train setup `name` from scratch with `seed`; its validation NME (IOD, %) without and with flip TTA, and its training time"
+    head,targets,flip_aware = SETUPS[name]
+    set_seed(seed, reproducible=True)
+    dls = faces_dls(args, targets, flip_aware)
+    hk = dict(channels=args.head_channels) if head in ('deconv', 'integral') else None
+    learn = landmark_learner(dls, args.arch, head=head, pretrained=False, head_kwargs=hk)
+    t = time.perf_counter()
+    with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(args.epochs, args.lr)
+    seconds = time.perf_counter() - t
+    targ = target_pixels(dls.valid)
+    def score(tta): return 100*nme(predicted_pixels(learn, dls.valid, args.size, tta), targ, 'iod', 'ibug68').nanmean().item()
+    return dict(setup=name, seed=seed, nme=score(False), nme_tta=score(True) if flip_aware else None, train_s=seconds)
+
+
+def mean_shape_nme(args)->float:
+    "NME (%) of predicting the mean training shape for every validation face: what a model that learnt nothing scores"
+    dls = faces_dls(args, None, True)
+    train,valid = target_pixels(dls.train),target_pixels(dls.valid)
+    return 100*nme(train.nanmean(0).expand_as(valid), valid, 'iod', 'ibug68').nanmean().item()
+
+
+def spread(xs)->str:
+    "Mean ± standard deviation (min–max) of `xs`"
+    xs = [x for x in xs if x is not None]
+    if not xs: return '— (not measured)'
+    sd = statistics.stdev(xs) if len(xs)>1 else 0.
+    return f'{statistics.mean(xs):.2f} ± {sd:.2f} ({min(xs):.2f}–{max(xs):.2f})'
+
+
+def main():
+    args = bench_args('accuracy', __doc__, seeds=(int, 3, 'training seeds per setup'), epochs=(int, 6, 'epochs per training'),
+                      images=(int, 500, 'synthetic faces (20% for validation)'), size=(int, 64, 'image side in pixels'),
+                      bs=(int, 32, 'batch size'), arch=(str, 'lcnet_050', 'body: a timm or torchvision name'),
+                      head_channels=(int, 64, 'channels of the deconv and integral heads'), lr=(float, 1e-2, 'peak learning rate'))
+    if args.quick: args.seeds,args.epochs,args.images,args.size,args.bs = 1,1,40,32,8
+    results = [run(args, name, seed) for seed in range(args.seeds) for name in SETUPS]
+    by = {name:[r for r in results if r['setup']==name] for name in SETUPS}
+    baseline = mean_shape_nme(args)
+    rows = [[name, spread([r['nme'] for r in rs]), spread([r['nme_tta'] for r in rs]),
+             f"{statistics.mean(r['train_s'] for r in rs)/args.epochs:.1f} s"] for name,rs in by.items()]
+    rows.append(['no model: the mean training shape', f'{baseline:.2f}', '', ''])
+    def paired(a, b, key='nme'):
+        "Mean ± sd over seeds of setup `a`'s NME minus setup `b`'s, seed by seed"
+        return spread([x[key]-y[key] for x,y in zip(by[a], by[b])])
+    body = f"""
+Synthetic faces (`fastlandmarks.synthetic`, 68 iBUG landmarks, {args.images} faces, {int(args.images*0.2)} of them for
+validation), {args.size} px, fastai's default `aug_transforms()` (flips included), body `{args.arch}` untrained, batch
+{args.bs}, `fit_one_cycle({args.epochs}, {args.lr})`; heatmap heads are the deconvolution head ({args.head_channels}
+channels) with heatmaps of {args.size//4}×{args.size//4} (Gaussian σ = 2 cells, or randomised rounding with
+`binary_heatmap_loss`, top-k decoding), the integral head is the same deconvolution with a soft-argmax; every setup uses
+`landmark_learner`'s default loss for its head. The same data for every run; the seed ({args.seeds} of them) sets the
+initial weights and the augmentation. NME is the validation mean of each face's error over its inter-ocular distance,
+in %, as mean ± standard deviation over seeds (min–max); flip TTA averages the coordinates predicted on the image and
+on its mirror, un-mirrored and re-indexed (`landmark_tta`).
+
+{table(['setup', 'NME (IOD, %)', 'with flip TTA', 'training time per epoch'], rows)}
+
+Differences seed by seed (same seed, same data), NME points:
+- stock `PointBlock` − `LandmarkBlock`, both with flips (regression): {paired('regression, stock `PointBlock`', 'regression')}
+- regression − Gaussian heatmaps: {paired('regression', 'Gaussian heatmaps')}
+- randomised rounding − Gaussian heatmaps: {paired('randomised rounding', 'Gaussian heatmaps')}
+- integral − Gaussian heatmaps: {paired('integral (soft-argmax)', 'Gaussian heatmaps')}
+- flip TTA − none, every flip-aware setup: {spread([r['nme_tta']-r['nme'] for r in results if r['nme_tta'] is not None])}
+"""
+    write_result(args, f'Accuracy at equal budget on synthetic faces, {args.epochs} epochs', body, {'runs':results, 'mean_shape_nme':baseline, 'settings':{
+        k:getattr(args, k) for k in ('seeds', 'epochs', 'images', 'size', 'bs', 'arch', 'head_channels', 'lr')}})
+
+
+if __name__ == '__main__': main()

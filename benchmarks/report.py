@@ -1,0 +1,84 @@
+"""Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed) and `cuda/` (GPU runs,
+committed).
+
+    python benchmarks/report.py
+"""
+import json
+from _common import HERE
+
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'gpu_throughput')
+
+
+def sections()->list:
+    "Paths of the result sections, CPU first, in benchmark order"
+    def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
+    return [p for d in ('_out', 'long', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+
+
+def headlines(path)->list:
+    "One-line headline figures from the JSON beside a result section"
+    d = json.loads(path.with_suffix('.json').read_text())
+    if d.get('quick'): return []
+    on = 'GPU' if d['device'].startswith('cuda') else 'CPU'
+    if 'encoding' in d:
+        enc = {(r['size'], r['method']):r for r in d['encoding']}
+        sizes = sorted({r['size'] for r in d['encoding']})
+        fl = '; '.join(f"{s}×{s}: Gaussian {enc[s,'`gaussian_heatmaps`']['x_floor']:.2f}×, randomised rounding "
+                       f"{enc[s,'`random_binary_heatmaps`']['x_floor']:.2f}×" for s in sizes)
+        loop = ', '.join(f"{r['seconds']/enc[r['size'],'`gaussian_heatmaps`']['seconds']:.1f}× ({r['method'].split(', ')[1]}, {r['size']}×{r['size']})"
+                         for r in d['encoding'] if 'loop' in r['method'])
+        loss = [r for r in d['loss'] if 'from_points' in r['method']]
+        lp = ', '.join(f"{1/r['forward_ratio']:.1f}× faster forward, {1/r['step_ratio']:.1f}× forward + backward "
+                       f"({r['pred_size']}² → {r['target_size']}²)" for r in loss)
+        return [f'Target encoding ({on}), time over the memory floor (writing the output once): {fl}. '
+                f'Per-point loops take {loop} the time of `gaussian_heatmaps`.',
+                f'Gaussian loss from the points instead of encode + MSE ({on}): {lp}.']
+    if 'errors' in d:
+        sub = [r['max'] for r in d['errors'] if r['noise']==0 and 'subpixel' in r['decoder']]
+        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`heatmap2argmax`']
+        return [f'Default decoder (`heatmap2subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
+                f'(`heatmap2argmax`: mean {max(arg):.2f}).']
+    if 'pipeline' in d:
+        base,*others = d['pipeline']
+        return [f"Training pipeline ({on}): augmentation + targets take "
+                + ', '.join(f"{r['tfms']/r['total']:.1%} of a step with {r['setup']}" for r in d['pipeline'])
+                + '; ' + ', '.join(f"an epoch with {r['setup']} takes {r['epoch_ratio']:.1f}× the time of one with {base['setup']}" for r in others) + '.']
+    if 'runs' in d:
+        setups = dict.fromkeys(r['setup'] for r in d['runs'])
+        nmes = {s:[r['nme'] for r in d['runs'] if r['setup']==s] for s in setups}
+        base = d['mean_shape_nme']
+        learnt = [s for s,v in nmes.items() if max(v) < base]
+        flips = [p-f for p,f in zip(nmes['regression, stock `PointBlock`'], nmes['regression'])]
+        return [f"Accuracy on synthetic faces ({d['settings']['seeds']} seeds, {d['settings']['epochs']} epochs, "
+                f"`{d['settings']['arch']}`): mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items())
+                + f"; the mean shape alone scores {base:.1f}%, which {', '.join(learnt) or 'no setup'} beat on every seed. "
+                f"`LandmarkBlock` beats stock `PointBlock` with flips (regression) on {sum(x>0 for x in flips)} of {len(flips)} "
+                f"seeds, by {sum(flips)/len(flips):.1f} NME points on average."]
+    if 'throughput' in d:
+        r = d['throughput'][0]
+        return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "
+                f"model's own forward + backward; augmentation + targets {d['step_parts']['tfms']/d['step_parts']['total']:.1%} of a step."]
+    return []
+
+
+def main():
+    paths = sections()
+    heads = [h for p in paths for h in headlines(p)]
+    if not any(p.parent.name=='cuda' for p in paths):
+        heads.append('No GPU results yet: `benchmarks/bench_gpu.py --device cuda` (HRNet throughput against its ceiling) and the '
+                     'other scripts with `--device cuda` have not been run on a GPU.')
+    text = '\n\n'.join([
+        '# fastlandmarks benchmarks',
+        '> Speed as ratios measured side by side in one run, accuracy over several seeds. Written by `make bench` '
+        '(`benchmarks/report.py`): edit the benchmarks, not this file.',
+        'Reproduce on the CPU with `make bench` (7 minutes on 2 cores shared with other work at a load average of 2.5, 13 at a load of 5); on a GPU run each script with `--device cuda` '
+        '(`python benchmarks/bench_gpu.py --device cuda` for the HRNet throughput), which writes to `benchmarks/cuda/`, then '
+        '`python benchmarks/report.py`. How the figures are measured: `benchmarks/_common.py`; each section says what it compares.',
+        '## Headlines\n\n' + '\n'.join(f'- {h}' for h in heads),
+        *[p.read_text().strip() for p in paths]]) + '\n'
+    (HERE/'REPORT.md').write_text(text)
+    print(f'wrote {HERE/"REPORT.md"} from {len(paths)} sections')
+
+
+if __name__ == '__main__': main()
