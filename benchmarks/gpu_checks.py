@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parents[1]/'tests'))
 from _common import bench_args, table, write_result
 from fastai.vision.all import *
 from fastai.distributed import rank_distrib, num_distrib
-from reliability_utils import HEADS, HEATMAP_HEADS, dots_with_missing, dots_dls, head_learner, state_hash
+from reliability_utils import CPUAutocast, HEADS, HEATMAP_HEADS, dots_with_missing, dots_dls, head_learner, state_hash
 from fastlandmarks.metrics import NME
 
 STEP_RTOL, NME_RTOL, NME_ATOL = 1e-2, 0.2, 1.0
@@ -32,13 +32,6 @@ class CheckFloat32(Callback):
     def after_loss(self):
         ok = self.pred.dtype==torch.float32 and self.loss.dtype==torch.float32 and bool(torch.isfinite(self.loss))
         self.learn.float32_ok &= ok
-
-class CPUAutocast(Callback):
-    "bfloat16 autocast on the CPU where `MixedPrecision` puts CUDA's (fastai's autocasts CUDA only): for --quick"
-    order = MixedPrecision.order
-    def before_batch(self): self.autocast = torch.autocast('cpu', dtype=torch.bfloat16); self.autocast.__enter__()
-    def after_pred(self): self.learn.pred = to_float(self.pred)
-    def after_loss(self): self.autocast.__exit__(None, None, None)
 
 
 def cases(): return [(h, False) for h in HEADS] + [('deconv', True)]

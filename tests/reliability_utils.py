@@ -53,3 +53,11 @@ def state_hash(model)->str:
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+class CPUAutocast(Callback):
+    "bfloat16 autocast on the CPU around the forward pass and the loss, where fastai's `MixedPrecision` puts CUDA's"
+    order = MixedPrecision.order
+    def before_batch(self): self.autocast = torch.autocast('cpu', dtype=torch.bfloat16); self.autocast.__enter__()
+    def after_pred(self): self.learn.pred = to_float(self.pred)
+    def after_loss(self): self.autocast.__exit__(None, None, None)

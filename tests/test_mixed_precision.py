@@ -30,13 +30,6 @@ COORD_LOSSES = [l1_coord_loss, smooth_l1_coord_loss, wing_loss]
 CASES = [(h, t) for h in HEATMAP_HEADS for t in HEATMAP_LOSSES] + [(h, None) for h in HEADS if h not in HEATMAP_HEADS]
 
 
-class CPUAutocast(Callback):
-    "bfloat16 autocast on the CPU around the forward pass and the loss, where fastai's `MixedPrecision` puts CUDA's"
-    order = MixedPrecision.order
-    def before_batch(self): self.autocast = torch.autocast('cpu', dtype=torch.bfloat16); self.autocast.__enter__()
-    def after_pred(self): self.learn.pred = to_float(self.pred)
-    def after_loss(self): self.autocast.__exit__(None, None, None)
-
 
 def _losses(head, targets, model):
     if targets is not None: return HEATMAP_LOSSES[targets]
