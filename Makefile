@@ -52,7 +52,7 @@ docs-check: install
 	$(BIN)/python tools/check_docs.py
 	tools/screens.sh docs core.html
 
-# Benchmarks: the CPU set, then benchmarks/REPORT.md (7 min on 2 shared cores at load 2.5, 13 at load 5).
+# Benchmarks: the CPU set, then benchmarks/REPORT.md (7.5 min on 2 cores at a load average of 1.5).
 BENCHES := encoding decoding pipeline accuracy
 .PHONY: bench bench-quick
 bench: install

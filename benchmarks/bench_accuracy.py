@@ -1,8 +1,13 @@
 """Benchmark 4: accuracy at equal budget on synthetic faces: the heads, flip-aware landmarks, flip TTA; NME over seeds.
 
-    python benchmarks/bench_accuracy.py [--device cuda] [--quick] [--seeds 3] [--epochs N] [--out FILE.md]
+    python benchmarks/bench_accuracy.py [--device cuda] [--quick] [--seeds 3] [--epochs N] [--jobs J] [--out FILE.md]
+
+Every setup uses the same body, cut at `--stride` (its feature levels up to 1/8 of the image by default): heatmap heads
+need features that still say where things are, and a body pooled down to 1/32 of a 64-px image leaves a 2×2 map.
 """
-import statistics, time
+import math, multiprocessing, os, statistics, time
+from concurrent import futures
+import timm
 from fastai.vision.all import *
 from _common import bench_args, write_result, table
 from fastlandmarks.core import as_plain, scaled_to_pixels
@@ -25,9 +30,24 @@ SETUPS = {
 
 def faces_dls(args, targets, flip_aware:bool):
     "Synthetic faces with fastai's augmentation (flips included), through `LandmarkBlock` or stock `PointBlock`"
-    tfms = [*aug_transforms()] + ([targets(args.size//4)] if targets else [])
+    tfms = [*aug_transforms()] + ([targets(heatmap_size(args))] if targets else [])
     return synthetic_faces_dls(n=args.images, size=args.size, bs=args.bs, block=LandmarkBlock('ibug68') if flip_aware else PointBlock,
                                batch_tfms=tfms, num_workers=0, device=args.device)
+
+
+def heatmap_size(args)->int: return args.size//4
+
+
+def body_levels(arch:str, stride:int)->tuple:
+    "Indices of timm `arch`'s feature levels at a reduction of at most `stride`: the body cut there"
+    reductions = timm.create_model(arch, features_only=True, pretrained=False).feature_info.reduction()
+    return tuple(i for i,r in enumerate(reductions) if r<=stride)
+
+
+def head_kwargs(args, head:str)->dict|None:
+    "The deconvolution (and integral) head's settings: enough upsampling layers to take the body's features to heatmap size"
+    if head not in ('deconv', 'integral'): return None
+    return dict(channels=args.head_channels, n_deconv=int(math.log2(args.stride*heatmap_size(args)/args.size)))
 
 
 def target_pixels(dl)->Tensor:
@@ -47,8 +67,8 @@ def run(args, name:str, seed:int)->dict:
     head,targets,flip_aware = SETUPS[name]
     set_seed(seed, reproducible=True)
     dls = faces_dls(args, targets, flip_aware)
-    hk = dict(channels=args.head_channels) if head in ('deconv', 'integral') else None
-    learn = landmark_learner(dls, args.arch, head=head, pretrained=False, head_kwargs=hk)
+    learn = landmark_learner(dls, args.arch, head=head, pretrained=False, head_kwargs=head_kwargs(args, head),
+                             body_kwargs=dict(out_indices=body_levels(args.arch, args.stride)))
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(args.epochs, args.lr)
     seconds = time.perf_counter() - t
@@ -64,6 +84,15 @@ def mean_shape_nme(args)->float:
     return 100*nme(train.nanmean(0).expand_as(valid), valid, 'iod', 'ibug68').nanmean().item()
 
 
+def run_all(args)->list:
+    "Every setup with every seed, in `args.jobs` processes (each one torch thread), in (seed, setup) order"
+    tasks = [(name, seed) for seed in range(args.seeds) for name in SETUPS]
+    if args.jobs==1: return [run(args, *t) for t in tasks]
+    with futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context('spawn'), initializer=torch.set_num_threads,
+                             initargs=(1,)) as pool:
+        return list(pool.map(run, [args]*len(tasks), *zip(*tasks)))
+
+
 def spread(xs)->str:
     "Mean ± standard deviation (min–max) of `xs`"
     xs = [x for x in xs if x is not None]
@@ -73,42 +102,50 @@ def spread(xs)->str:
 
 
 def main():
-    args = bench_args('accuracy', __doc__, seeds=(int, 3, 'training seeds per setup'), epochs=(int, 6, 'epochs per training'),
+    args = bench_args('accuracy', __doc__, seeds=(int, 3, 'training seeds per setup'), epochs=(int, 20, 'epochs per training'),
                       images=(int, 500, 'synthetic faces (20% for validation)'), size=(int, 64, 'image side in pixels'),
-                      bs=(int, 32, 'batch size'), arch=(str, 'lcnet_050', 'body: a timm or torchvision name'),
-                      head_channels=(int, 64, 'channels of the deconv and integral heads'), lr=(float, 1e-2, 'peak learning rate'))
+                      jobs=(int, None, 'training processes at once: 2 on the CPU, 1 on a GPU'),
+                      bs=(int, 32, 'batch size'), arch=(str, 'lcnet_050', 'body: a timm name'),
+                      stride=(int, 8, "where the body is cut: its feature levels up to this reduction of the image"),
+                      head_channels=(int, 64, 'channels of the deconv and integral heads'), lr=(float, 2e-2, 'peak learning rate'))
     if args.quick: args.seeds,args.epochs,args.images,args.size,args.bs = 1,1,40,32,8
-    results = [run(args, name, seed) for seed in range(args.seeds) for name in SETUPS]
+    args.jobs = args.jobs or (1 if args.device.type=='cuda' else min(2, os.cpu_count()))
+    baseline = mean_shape_nme(args)  # makes the synthetic faces once, before the processes read them
+    results = run_all(args)
     by = {name:[r for r in results if r['setup']==name] for name in SETUPS}
-    baseline = mean_shape_nme(args)
     rows = [[name, spread([r['nme'] for r in rs]), spread([r['nme_tta'] for r in rs]),
              f"{statistics.mean(r['train_s'] for r in rs)/args.epochs:.1f} s"] for name,rs in by.items()]
     rows.append(['no model: the mean training shape', f'{baseline:.2f}', '', ''])
     def paired(a, b, key='nme'):
         "Mean ± sd over seeds of setup `a`'s NME minus setup `b`'s, seed by seed"
         return spread([x[key]-y[key] for x,y in zip(by[a], by[b])])
+    hm = heatmap_size(args)
     body = f"""
 Synthetic faces (`fastlandmarks.synthetic`, 68 iBUG landmarks, {args.images} faces, {int(args.images*0.2)} of them for
-validation), {args.size} px, fastai's default `aug_transforms()` (flips included), body `{args.arch}` untrained, batch
-{args.bs}, `fit_one_cycle({args.epochs}, {args.lr})`; heatmap heads are the deconvolution head ({args.head_channels}
-channels) with heatmaps of {args.size//4}×{args.size//4} (Gaussian σ = 2 cells, or randomised rounding with
-`binary_heatmap_loss`, top-k decoding), the integral head is the same deconvolution with a soft-argmax; every setup uses
-`landmark_learner`'s default loss for its head. The same data for every run; the seed ({args.seeds} of them) sets the
-initial weights and the augmentation. NME is the validation mean of each face's error over its inter-ocular distance,
-in %, as mean ± standard deviation over seeds (min–max); flip TTA averages the coordinates predicted on the image and
-on its mirror, un-mirrored and re-indexed (`landmark_tta`).
+validation), {args.size} px, fastai's default `aug_transforms()` (flips included), batch {args.bs},
+`fit_one_cycle({args.epochs}, {args.lr})`. Every setup has the same body, `{args.arch}` untrained, cut at 1/{args.stride} of
+the image (timm `out_indices={body_levels(args.arch, args.stride)}`): its {args.size//args.stride}×{args.size//args.stride}
+feature map goes to a head. The regression head pools it into a linear layer; the heatmap heads are the deconvolution head
+({args.head_channels} channels) making heatmaps of {hm}×{hm} (Gaussian σ = 2 cells, decoded by `heatmap2subpixel`, or
+randomised rounding with `binary_heatmap_loss`, top-k decoding); the integral head is the same deconvolution with a
+soft-argmax. Every setup uses `landmark_learner`'s default loss for its head. The same data for every run; the seed
+({args.seeds} of them) sets the initial weights and the augmentation. NME is the validation mean of each face's error over
+its inter-ocular distance, in %, as mean ± standard deviation over seeds (min–max); flip TTA averages the coordinates
+predicted on the image and on its mirror, un-mirrored and re-indexed (`landmark_tta`). Runs go {args.jobs} at a time, one
+torch thread each, so the time per epoch is that of one core shared with another run.
 
 {table(['setup', 'NME (IOD, %)', 'with flip TTA', 'training time per epoch'], rows)}
 
-Differences seed by seed (same seed, same data), NME points:
-- stock `PointBlock` − `LandmarkBlock`, both with flips (regression): {paired('regression, stock `PointBlock`', 'regression')}
-- regression − Gaussian heatmaps: {paired('regression', 'Gaussian heatmaps')}
+Differences seed by seed (same seed, same data), NME points; negative means the first is more accurate:
+- `LandmarkBlock` − stock `PointBlock`, both with flips (regression): {paired('regression', 'regression, stock `PointBlock`')}
+- Gaussian heatmaps − regression: {paired('Gaussian heatmaps', 'regression')}
+- randomised rounding − regression: {paired('randomised rounding', 'regression')}
+- integral − regression: {paired('integral (soft-argmax)', 'regression')}
 - randomised rounding − Gaussian heatmaps: {paired('randomised rounding', 'Gaussian heatmaps')}
-- integral − Gaussian heatmaps: {paired('integral (soft-argmax)', 'Gaussian heatmaps')}
 - flip TTA − none, every flip-aware setup: {spread([r['nme_tta']-r['nme'] for r in results if r['nme_tta'] is not None])}
 """
     write_result(args, f'Accuracy at equal budget on synthetic faces, {args.epochs} epochs', body, {'runs':results, 'mean_shape_nme':baseline, 'settings':{
-        k:getattr(args, k) for k in ('seeds', 'epochs', 'images', 'size', 'bs', 'arch', 'head_channels', 'lr')}})
+        k:getattr(args, k) for k in ('seeds', 'epochs', 'images', 'size', 'bs', 'arch', 'stride', 'head_channels', 'lr', 'jobs')}})
 
 
 if __name__ == '__main__': main()

@@ -47,14 +47,16 @@ def headlines(path)->list:
     if 'runs' in d:
         setups = dict.fromkeys(r['setup'] for r in d['runs'])
         nmes = {s:[r['nme'] for r in d['runs'] if r['setup']==s] for s in setups}
-        base = d['mean_shape_nme']
-        learnt = [s for s,v in nmes.items() if max(v) < base]
-        flips = [p-f for p,f in zip(nmes['regression, stock `PointBlock`'], nmes['regression'])]
-        return [f"Accuracy on synthetic faces ({d['settings']['seeds']} seeds, {d['settings']['epochs']} epochs, "
-                f"`{d['settings']['arch']}`): mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items())
-                + f"; the mean shape alone scores {base:.1f}%, which {', '.join(learnt) or 'no setup'} beat on every seed. "
-                f"`LandmarkBlock` beats stock `PointBlock` with flips (regression) on {sum(x>0 for x in flips)} of {len(flips)} "
-                f"seeds, by {sum(flips)/len(flips):.1f} NME points on average."]
+        base,st = d['mean_shape_nme'],d['settings']
+        def beats(a, b):
+            "How often, and by how much on average, setup `a` is more accurate than `b`, seed by seed"
+            gains = [y-x for x,y in zip(nmes[a], nmes[b])]
+            return f"on {sum(g>0 for g in gains)} of {len(gains)} seeds, by {sum(gains)/len(gains):.1f} NME points on average"
+        heatmaps = [s for s in setups if s not in ('regression', 'regression, stock `PointBlock`')]
+        return [f"Accuracy on synthetic faces ({st['seeds']} seeds, {st['epochs']} epochs, `{st['arch']}` cut at 1/{st['stride']}): "
+                "mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items()) + f" (the mean shape alone: {base:.1f}%). "
+                "More accurate than regression: " + '; '.join(f"{s} {beats(s, 'regression')}" for s in heatmaps)
+                + f". `LandmarkBlock` beats stock `PointBlock` with flips (regression) {beats('regression', 'regression, stock `PointBlock`')}."]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "
@@ -72,7 +74,8 @@ def main():
         '# fastlandmarks benchmarks',
         '> Speed as ratios measured side by side in one run, accuracy over several seeds. Written by `make bench` '
         '(`benchmarks/report.py`): edit the benchmarks, not this file.',
-        'Reproduce on the CPU with `make bench` (7 minutes on 2 cores shared with other work at a load average of 2.5, 13 at a load of 5); on a GPU run each script with `--device cuda` '
+        'Reproduce on the CPU with `make bench` (7.5 minutes on 2 cores at a load average of 1.5; the accuracy runs go two '
+        'at a time); on a GPU run each script with `--device cuda` '
         '(`python benchmarks/bench_gpu.py --device cuda` for the HRNet throughput), which writes to `benchmarks/cuda/`, then '
         '`python benchmarks/report.py`. How the figures are measured: `benchmarks/_common.py`; each section says what it compares.',
         '## Headlines\n\n' + '\n'.join(f'- {h}' for h in heads),

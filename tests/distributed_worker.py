@@ -18,8 +18,8 @@ from fastai.vision.all import *
 from fastai.distributed import DistributedDL, DistributedTrainer, rank_distrib, num_distrib
 sys.path.insert(0, str(Path(__file__).parent))
 from reliability_utils import HEADS, dots_with_missing, dots_dls, head_learner, state_hash
-from fastlandmarks.transforms import preds_to_points
-from fastlandmarks.metrics import NME, nme, targs_to_points
+from fastlandmarks.transforms import preds_to_points, targs_to_points
+from fastlandmarks.metrics import NME, nme
 
 
 class GlooDistributedDL(DistributedDL):

@@ -3,6 +3,7 @@ import json, os, subprocess, sys
 import numpy as np, torch, pytest
 from PIL import Image
 from fastlandmarks.cli import main
+from fastlandmarks.layouts import get_layout
 from fastlandmarks.synthetic import synthetic_face
 
 
@@ -38,6 +39,9 @@ def test_eval_and_errors(trained, tmp_path):
     data = make_synthetic_faces(tmp_path/'faces', n=6, size=48, seed=3)
     assert main(f'eval {trained/"model.pkl"} --data {data} --out {tmp_path}'.split()) == 0
     assert json.loads((tmp_path/'metrics.json').read_text())['n_images'] == 6
+    get_layout('ibug68').save(tmp_path/'mine.json')  # a layout file works where a built-in name does
+    assert main(f'eval {trained/"model.pkl"} --data {data} --layout {tmp_path/"mine.json"} --out {tmp_path/"mine"}'.split()) == 0
+    assert json.loads((tmp_path/'mine'/'metrics.json').read_text())['nme'] == json.loads((tmp_path/'metrics.json').read_text())['nme']
     assert main(['bogus']) == 2
     with pytest.raises(ValueError, match="unknown format 'xml'"): main(f'eval {trained/"model.pkl"} --data {data} --format xml'.split())
 

@@ -9,11 +9,11 @@ import numpy as np, pytest, torch
 from fastai.vision.all import *
 from fastlandmarks.core import as_plain, scaled_to_pixels
 from fastlandmarks.heatmaps import empty_channels, in_image
-from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points
+from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points, targs_to_points
 from fastlandmarks.data import LandmarkBlock
 from fastlandmarks.readers import CropToBox
 from fastlandmarks.losses import *
-from fastlandmarks.metrics import NME, targs_to_points
+from fastlandmarks.metrics import NME
 from fastlandmarks.test_utils import dots_dblock
 from reliability_utils import *
 
