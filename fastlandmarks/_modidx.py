@@ -83,6 +83,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                   'fastlandmarks/heatmaps.py'),
                                         'fastlandmarks.heatmaps._grid_xy': ('heatmaps.html#_grid_xy', 'fastlandmarks/heatmaps.py'),
                                         'fastlandmarks.heatmaps._maybe_scale': ('heatmaps.html#_maybe_scale', 'fastlandmarks/heatmaps.py'),
+                                        'fastlandmarks.heatmaps._mean_cell': ('heatmaps.html#_mean_cell', 'fastlandmarks/heatmaps.py'),
                                         'fastlandmarks.heatmaps._parabola_vertex': ( 'heatmaps.html#_parabola_vertex',
                                                                                      'fastlandmarks/heatmaps.py'),
                                         'fastlandmarks.heatmaps._profile': ('heatmaps.html#_profile', 'fastlandmarks/heatmaps.py'),
