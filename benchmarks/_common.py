@@ -10,7 +10,8 @@ torch profiler records every allocation and free (`profile_memory=True`) and we 
 numpy allocations, which `tracemalloc` does see, are added (their peak and torch's are summed: an upper bound, exact
 when one of them is negligible, as in every step measured here).
 """
-import argparse, contextlib, json, os, platform, shlex, statistics, sys, time, tracemalloc
+import argparse, contextlib, json, multiprocessing, os, platform, shlex, statistics, sys, time, tracemalloc
+from concurrent import futures
 from pathlib import Path
 import torch
 from torch.profiler import profile, ProfilerActivity
@@ -117,3 +118,20 @@ def write_result(args, title:str, body:str, data:dict):
     args.out.with_suffix('.json').write_text(json.dumps({'title':title, 'device':str(args.device), 'quick':args.quick,
                                                          'machine':machine(args.device), **data}, indent=1, default=str))
     print(md)
+
+
+def run_seeds(run, args, setups)->list:
+    "`run(args, setup, seed)` for every setup and each of `args.seeds` seeds, in `args.jobs` processes of one torch thread, in (seed, setup) order"
+    tasks = [(setup, seed) for seed in range(args.seeds) for setup in setups]
+    if args.jobs==1: return [run(args, *t) for t in tasks]
+    with futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context('spawn'), initializer=torch.set_num_threads,
+                                     initargs=(1,)) as pool:
+        return list(pool.map(run, [args]*len(tasks), *zip(*tasks)))
+
+
+def spread(xs, fmt='.2f')->str:
+    "Mean ± standard deviation (min–max) of `xs`, the `None`s left out"
+    xs = [x for x in xs if x is not None]
+    if not xs: return '— (not measured)'
+    sd = statistics.stdev(xs) if len(xs)>1 else 0.
+    return f'{statistics.mean(xs):{fmt}} ± {sd:{fmt}} ({min(xs):{fmt}}–{max(xs):{fmt}})'

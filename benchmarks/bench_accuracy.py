@@ -5,13 +5,13 @@
 Every setup uses the same body, cut at `--stride` (its feature levels up to 1/8 of the image by default): heatmap heads
 need features that still say where things are, and a body pooled down to 1/32 of a 64-px image leaves a 2×2 map.
 """
-import math, multiprocessing, os, statistics, time
-from concurrent import futures
+import math, os, statistics, time
 import timm
 from fastai.vision.all import *
-from _common import bench_args, write_result, table
+from _common import bench_args, run_seeds, spread, write_result, table
 from fastlandmarks.core import as_plain, scaled_to_pixels
 from fastlandmarks.data import LandmarkBlock
+from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.metrics import nme
 from fastlandmarks.models import landmark_learner
 from fastlandmarks.synthetic import synthetic_faces_dls
@@ -22,10 +22,13 @@ from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransf
 SETUPS = {
     'regression': ('regression', None, True),
     'Gaussian heatmaps': ('deconv', lambda s: HeatmapTransform(s, sigma=2.), True),
+    'Gaussian heatmaps, plain MSE (`fg_weight=0`)': ('deconv', lambda s: HeatmapTransform(s, sigma=2.), True),
     'randomised rounding': ('deconv', RandomBinaryHeatmapTransform, True),
     'integral (soft-argmax)': ('integral', None, True),
     'regression, stock `PointBlock`': ('regression', None, False),
 }
+
+LOSSES = {'Gaussian heatmaps, plain MSE (`fg_weight=0`)': partial(gaussian_heatmap_loss, fg_weight=0)}  # else the head's default
 
 
 def faces_dls(args, targets, flip_aware:bool):
@@ -68,7 +71,7 @@ def run(args, name:str, seed:int)->dict:
     set_seed(seed, reproducible=True)
     dls = faces_dls(args, targets, flip_aware)
     learn = landmark_learner(dls, args.arch, head=head, pretrained=False, head_kwargs=head_kwargs(args, head),
-                             body_kwargs=dict(out_indices=body_levels(args.arch, args.stride)))
+                             body_kwargs=dict(out_indices=body_levels(args.arch, args.stride)), loss_func=LOSSES.get(name))
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(args.epochs, args.lr)
     seconds = time.perf_counter() - t
@@ -84,23 +87,6 @@ def mean_shape_nme(args)->float:
     return 100*nme(train.nanmean(0).expand_as(valid), valid, 'iod', 'ibug68').nanmean().item()
 
 
-def run_all(args)->list:
-    "Every setup with every seed, in `args.jobs` processes (each one torch thread), in (seed, setup) order"
-    tasks = [(name, seed) for seed in range(args.seeds) for name in SETUPS]
-    if args.jobs==1: return [run(args, *t) for t in tasks]
-    with futures.ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context('spawn'), initializer=torch.set_num_threads,
-                             initargs=(1,)) as pool:
-        return list(pool.map(run, [args]*len(tasks), *zip(*tasks)))
-
-
-def spread(xs)->str:
-    "Mean ± standard deviation (min–max) of `xs`"
-    xs = [x for x in xs if x is not None]
-    if not xs: return '— (not measured)'
-    sd = statistics.stdev(xs) if len(xs)>1 else 0.
-    return f'{statistics.mean(xs):.2f} ± {sd:.2f} ({min(xs):.2f}–{max(xs):.2f})'
-
-
 def main():
     args = bench_args('accuracy', __doc__, seeds=(int, 3, 'training seeds per setup'), epochs=(int, 20, 'epochs per training'),
                       images=(int, 500, 'synthetic faces (20% for validation)'), size=(int, 64, 'image side in pixels'),
@@ -111,7 +97,7 @@ def main():
     if args.quick: args.seeds,args.epochs,args.images,args.size,args.bs = 1,1,40,32,8
     args.jobs = args.jobs or (1 if args.device.type=='cuda' else min(2, os.cpu_count()))
     baseline = mean_shape_nme(args)  # makes the synthetic faces once, before the processes read them
-    results = run_all(args)
+    results = run_seeds(run, args, SETUPS)
     by = {name:[r for r in results if r['setup']==name] for name in SETUPS}
     rows = [[name, spread([r['nme'] for r in rs]), spread([r['nme_tta'] for r in rs]),
              f"{statistics.mean(r['train_s'] for r in rs)/args.epochs:.1f} s"] for name,rs in by.items()]
@@ -129,7 +115,8 @@ feature map goes to a head. (The whole body pools a 64-px image down to 2×2 cel
 in an earlier version of this benchmark, Gaussian heatmaps did worse than the mean shape.) The regression head pools it into a linear layer; the heatmap heads are the deconvolution head
 ({args.head_channels} channels) making heatmaps of {hm}×{hm} (Gaussian σ = 2 cells, decoded by `heatmap2subpixel`, or
 randomised rounding with `binary_heatmap_loss`, top-k decoding); the integral head is the same deconvolution with a
-soft-argmax. Every setup uses `landmark_learner`'s default loss for its head. The same data for every run; the seed
+soft-argmax. Every setup uses `landmark_learner`'s default loss for its head (for Gaussian heatmaps the foreground-weighted
+`gaussian_heatmap_loss`), except the plain-MSE row, the loss before that weighting. The same data for every run; the seed
 ({args.seeds} of them) sets the initial weights and the augmentation. NME is the validation mean of each face's error over
 its inter-ocular distance, in %, as mean ± standard deviation over seeds (min–max); flip TTA averages the coordinates
 predicted on the image and on its mirror, un-mirrored and re-indexed (`landmark_tta`). Runs go {args.jobs} at a time, one
@@ -140,6 +127,7 @@ torch thread each, so the time per epoch is that of one core shared with another
 Differences seed by seed (same seed, same data), NME points; negative means the first is more accurate:
 - `LandmarkBlock` − stock `PointBlock`, both with flips (regression): {paired('regression', 'regression, stock `PointBlock`')}
 - Gaussian heatmaps − regression: {paired('Gaussian heatmaps', 'regression')}
+- Gaussian heatmaps, foreground-weighted − plain MSE: {paired('Gaussian heatmaps', 'Gaussian heatmaps, plain MSE (`fg_weight=0`)')}
 - randomised rounding − regression: {paired('randomised rounding', 'regression')}
 - integral − regression: {paired('integral (soft-argmax)', 'regression')}
 - randomised rounding − Gaussian heatmaps: {paired('randomised rounding', 'Gaussian heatmaps')}

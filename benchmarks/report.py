@@ -1,19 +1,19 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
-run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed) and `cuda/` (GPU runs,
-committed).
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` (real faces,
+committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -57,6 +57,14 @@ def headlines(path)->list:
                 "mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items()) + f" (the mean shape alone: {base:.1f}%). "
                 "More accurate than regression: " + '; '.join(f"{s} {beats(s, 'regression')}" for s in heatmaps)
                 + f". `LandmarkBlock` beats stock `PointBlock` with flips (regression) {beats('regression', 'regression, stock `PointBlock`')}."]
+    if 'mean_shape' in d:
+        setups = dict.fromkeys(r['setup'] for r in d['runs'])
+        nme = {s:sum(r['nme'] for r in d['runs'] if r['setup']==s)/d['settings']['seeds'] for s in setups}
+        best = min((s for s in nme if s!='stock'), key=nme.get)
+        peer = f", dlib's shape predictor {d['dlib']['nme']:.2f}%" if d['dlib'] else ''
+        stock = f", stock fastai `PointBlock` {nme['stock']:.2f}%" if 'stock' in nme else ''
+        return [f"Real faces (HELEN-29, held-out photos, from scratch, {d['settings']['seeds']} seeds, {d['settings']['epochs']} epochs): "
+                f"best {best} {nme[best]:.2f}% NME{stock}{peer}, the mean shape {d['mean_shape']['nme']:.2f}%."]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "

@@ -21,10 +21,11 @@ from .models import *
 import fastlandmarks.learner
 
 # %% auto #0
-__all__ = ['FORMATS', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'target_tfms', 'landmark_dataloaders', 'EpochCheckpoint',
-           'checkpoint_state', 'epochs_done', 'landmark_model', 'train_landmarks', 'landmark_report',
-           'evaluate_landmarks', 'evaluate_dataset', 'write_training_report', 'draw_landmarks', 'write_predictions',
-           'cli_train', 'cli_predict', 'cli_eval', 'main']
+__all__ = ['FORMATS', 'RECIPE', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'dataset_layout', 'target_tfms',
+           'landmark_dataloaders', 'EpochCheckpoint', 'checkpoint_state', 'epochs_done', 'landmark_model',
+           'train_landmarks', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'default_norm',
+           'write_training_report', 'draw_landmarks', 'write_predictions', 'cli_train', 'cli_predict', 'cli_eval',
+           'main']
 
 # %% ../nbs/13_cli.ipynb #468f4b28
 def _annotated_images(path, suffix:str)->L:
@@ -60,7 +61,26 @@ def _splitter(items, valid_pct, seed):
     in_valid = lambda o: _image_path(o).parent.name in ('valid', 'val')
     return FuncSplitter(in_valid) if any(map(in_valid, items)) else RandomSplitter(valid_pct, seed=seed)
 
-# %% ../nbs/13_cli.ipynb #d330e104
+# %% ../nbs/13_cli.ipynb #2bc0d38d
+def dataset_layout(layout,    # A `LandmarkLayout`, a built-in name, a `.json` layout file, or 'infer'
+                   items,     # The dataset's items
+                   reader,    # Their landmark reader
+                   train_idx, # The indices of the training items, whose annotations 'infer' reads
+                  )->LandmarkLayout:
+    "The `LandmarkLayout` of a dataset: `layout` itself, or for `'infer'` the flip map estimated from the training annotations"
+    if not (isinstance(layout, str) and layout=='infer'): return as_layout(layout)
+    if not len(train_idx): raise ValueError("layout='infer' needs training items to read, and there are none")
+    pts = [as_plain(reader(items[i])) for i in train_idx]
+    odd = next((j for j,p in enumerate(pts) if len(p)!=len(pts[0])), None)
+    if odd is not None:
+        raise ValueError(f"{_image_path(items[train_idx[odd]])} has {len(pts[odd])} points but {_image_path(items[train_idx[0]])} "
+                         f"has {len(pts[0])}: one layout needs the same points in every annotation")
+    return infer_layout(torch.stack(pts))
+
+# %% ../nbs/13_cli.ipynb #52fd9be0
+RECIPE = dict(arch='hrnet_w18_small', head='integral', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3)
+
+# %% ../nbs/13_cli.ipynb #d04d9c9b
 HEATMAP_HEADS = ('unet', 'deconv', 'hrnet')
 
 def target_tfms(head='unet', target='gaussian', heatmap_size=32, sigma=1.5)->list:
@@ -70,22 +90,38 @@ def target_tfms(head='unet', target='gaussian', heatmap_size=32, sigma=1.5)->lis
     if target=='binary': return [RandomBinaryHeatmapTransform(heatmap_size)]
     raise ValueError(f"unknown target {target!r}: choose 'gaussian' or 'binary'")
 
-def landmark_dataloaders(data='synthetic', format='pts', layout='ibug68', size=128, head='unet', target='gaussian',
-                         heatmap_size=32, sigma=1.5, bs=32, crop=None, flip=True, n_synthetic=600, valid_pct=0.2,
-                         seed=0, **kwargs)->DataLoaders:
+def landmark_dataloaders(data='synthetic',  # 'synthetic', or a dataset folder or annotation file
+                         format='pts',      # One of `FORMATS`
+                         layout='ibug68',   # A `LandmarkLayout`, a built-in name, a `.json` layout file, or 'infer'
+                         size=RECIPE['size'], # Input image size in pixels
+                         head=RECIPE['head'], # The head, which decides the targets (`target_tfms`)
+                         target='gaussian', # Heatmap targets: 'gaussian' or 'binary'
+                         heatmap_size=RECIPE['heatmap_size'], # Heatmap size in cells
+                         sigma=RECIPE['sigma'], # Gaussian sigma in heatmap cells
+                         bs=RECIPE['bs'],   # Batch size
+                         crop=None,         # Crop to the face box grown by 25%; default: yes unless a synthetic set
+                         flip=True,         # Mirror images (and swap landmarks) at random
+                         n_synthetic=600,   # Number of synthetic faces with `data='synthetic'`
+                         valid_pct=0.2,     # Share held out at random when there are no `train`/`valid` folders
+                         seed=0,            # Random seed of the split and the synthetic faces
+                         splitter=None,     # A fastai splitter `items -> (train_idx, valid_idx)`; by default `train`/`valid` folders, else random
+                         block=None,        # The targets' block: `LandmarkBlock(layout)` by default (fastai's `PointBlock` ignores the flip map)
+                         **kwargs,          # Passed to `DataBlock.dataloaders`
+                        )->DataLoaders:
     "`DataLoaders` for landmark training from a dataset folder or file (or `'synthetic'`)"
     if data=='synthetic': data,format = synthetic_faces(n=n_synthetic, size=size, seed=seed),'pts'
     crop = ifnone(crop, format!='pts' or not (Path(data)/'landmarks.csv').exists())
     items,reader = dataset_items(data, format)
-    dblock = DataBlock(blocks=(ImageBlock, LandmarkBlock(layout)), get_items=lambda _: items, get_x=open_image,
-                       get_y=partial(reader, n_points=len(as_layout(layout))),
-                       splitter=_splitter(items, valid_pct, seed),
+    splits = ifnone(splitter, _splitter(items, valid_pct, seed))(items)
+    layout = dataset_layout(layout, items, reader, splits[0])
+    dblock = DataBlock(blocks=(ImageBlock, ifnone(block, LandmarkBlock(layout))), get_items=lambda _: items, get_x=open_image,
+                       get_y=partial(reader, n_points=len(layout)), splitter=lambda _: splits,
                        item_tfms=[CropToBox()]*bool(crop) + [Resize(size, method='squish')],
                        batch_tfms=[*aug_transforms(do_flip=flip, max_rotate=20, max_zoom=1.1, min_scale=1., max_warp=0.),
                                    Normalize.from_stats(*imagenet_stats), *target_tfms(head, target, heatmap_size, sigma)])
     return dblock.dataloaders(data, bs=bs, **kwargs)
 
-# %% ../nbs/13_cli.ipynb #c40d992a
+# %% ../nbs/13_cli.ipynb #55599ba2
 class EpochCheckpoint(Callback):
     "Save model and optimizer as `last` after every epoch, with the epochs done and the best NME; on resume, skip the `done` epochs and go on from `last`"
     order = SaveModelCallback.order+1  # after the trackers and the recorder, so that `best` and the epoch's row are there
@@ -117,18 +153,18 @@ def epochs_done(learn)->int:
     "Epochs recorded by `EpochCheckpoint` in `learn`'s model folder (0 when there is no checkpoint)"
     return checkpoint_state(learn).get('epochs_done', 0)
 
-def landmark_model(dls, arch='resnet18', head='unet', pretrained=True, **kwargs)->Learner:
-    "A learner for `head` on `arch`: `hrnet_learner` for 'hrnet', `landmark_learner` otherwise"
-    if head=='hrnet': return hrnet_learner(dls, arch, pretrained=pretrained, **kwargs)
+def landmark_model(dls, arch=RECIPE['arch'], head=RECIPE['head'], pretrained=True, **kwargs)->Learner:
+    "The command line's learner: `landmark_learner` for `head` on `arch`"
     return landmark_learner(dls, arch, head, pretrained=pretrained, **kwargs)
 
-def train_landmarks(dls, out, arch='resnet18', head='unet', layout='ibug68', epochs=10, lr=2e-3, pretrained=True,
-                    patience=3, resume=False)->Learner:
-    "Train a landmark learner in `out`, early-stopping on NME and keeping the best model"
-    learn = landmark_model(dls, arch, head, pretrained, metrics=[NME(layout=layout)], path=Path(out))
+def train_landmarks(dls, out, arch=RECIPE['arch'], head=RECIPE['head'], layout=None, epochs=RECIPE['epochs'], lr=RECIPE['lr'],
+                    pretrained=True, patience=None, resume=False)->Learner:
+    "Train a landmark learner in `out`, early-stopping on NME (normalised by `default_norm`; `layout` defaults to that of `dls`) and keeping the best model"
+    layout = layout_of(dls) if layout is None else as_layout(layout)
+    learn = landmark_model(dls, arch, head, pretrained, metrics=[NME(default_norm(layout), layout)], path=Path(out))
     state = checkpoint_state(learn) if resume else {}
     if state: print(f"resuming after epoch {state['epochs_done']}")
-    cbs = [SaveModelCallback(monitor='nme', comp=np.less, fname='best'), EarlyStoppingCallback(monitor='nme', comp=np.less, patience=patience),
+    cbs = [SaveModelCallback(monitor='nme', comp=np.less, fname='best'), *[EarlyStoppingCallback(monitor='nme', comp=np.less, patience=patience)]*(patience is not None),
            EpochCheckpoint(state.get('epochs_done', 0), state.get('best'))]
     if pretrained: learn.fine_tune(epochs, lr, cbs=cbs)
     else: learn.fit_one_cycle(epochs, lr, cbs=cbs)
@@ -143,20 +179,32 @@ def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', thr
     return dict(nme=100*float(per_image.nanmean()), auc=float(auc), failure_rate=100*float(fr), threshold=threshold,
                 norm=norm, n_images=len(per_image), per_landmark_error=(100*errs.nanmean(0)).tolist())
 
-def evaluate_landmarks(learn, dl=None, layout='ibug68', norm='iod', threshold=0.08)->dict:
+def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->dict:
     "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
+    layout = layout_of(learn.dls) if layout is None else as_layout(layout)
+    norm = ifnone(norm, default_norm(layout))
     dl = ifnone(dl, learn.dls.valid)
     preds,targs = learn.get_preds(dl=dl)
     size = as_size(dl.one_batch()[0].shape[-2:])
     return landmark_report(preds_to_points(preds, learn.dls), targs_to_points(targs, learn.dls), layout, norm, threshold, size)
 
-def evaluate_dataset(learn, items, reader, layout='ibug68', norm='iod', threshold=0.08)->dict:
+def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.08)->dict:
     "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
+    layout = layout_of(learn.dls) if layout is None else as_layout(layout)
+    norm = ifnone(norm, default_norm(layout))
     targs = [reader(o) for o in items]
     crops = any(isinstance(t, CropToBox) for t in learn.dls.train.after_item.fs)
     boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
     preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
     return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
+
+# %% ../nbs/13_cli.ipynb #f21a3029
+_NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
+
+def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
+                )->str:  # 'iod' or 'bbox'
+    "The norm the command line measures `layout` with: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
+    return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
 
 # %% ../nbs/13_cli.ipynb #560a15a6
 def _save_curves(learn, fn):
@@ -197,39 +245,43 @@ def write_predictions(images, pts:Tensor, out)->dict:
     for f,p in zip(images, pts): Image.fromarray(draw_landmarks(f, p)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
-# %% ../nbs/13_cli.ipynb #4e9eac59
+# %% ../nbs/13_cli.ipynb #60ab65c3
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
-          layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17, or a .json file from `LandmarkLayout.save`
-          arch:str='resnet18',   # Backbone: a timm model name (e.g. resnet18, hrnet_w18_small_v2 with --head hrnet)
-          head:str='unet',       # Head: unet|deconv|hrnet|integral|regression|query
+          layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)
+          arch:str=RECIPE['arch'], # Backbone: a timm model name (an HRNet's gives its HRNetV2 representation)
+          head:str=RECIPE['head'], # Head: integral|unet|deconv|hrnet|regression|query
           target:str='gaussian', # Heatmap targets for heatmap heads: gaussian|binary
-          size:int=128,          # Input image size in pixels
-          heatmap_size:int=32,   # Heatmap size in cells
-          sigma:float=1.5,       # Gaussian sigma in heatmap cells
-          epochs:int=10,         # Training epochs (at most: training stops early when NME stops improving)
-          bs:int=32,             # Batch size
-          lr:float=2e-3,         # Learning rate
+          size:int=RECIPE['size'], # Input image size in pixels
+          heatmap_size:int=RECIPE['heatmap_size'], # Heatmap size in cells, for heatmap heads
+          sigma:float=RECIPE['sigma'], # Gaussian sigma in heatmap cells
+          epochs:int=RECIPE['epochs'], # Training epochs (fewer with --patience)
+          bs:int=RECIPE['bs'],   # Batch size
+          lr:float=RECIPE['lr'], # Peak learning rate of the one-cycle schedule
           pretrained:bool_arg=True, # Start from pretrained backbone weights (downloaded by timm)
           crop:bool_arg=None,    # Crop to the face box (grown by 25%); default: yes for real datasets, no for synthetic
           n_synthetic:int=600,   # Number of synthetic faces with --data synthetic
-          patience:int=3,        # Early stopping: epochs without NME improvement
+          patience:int=None,     # Stop after this many epochs without NME improvement; off by default, the schedule ends low
           seed:int=0,            # Random seed (data split, synthetic data, initialisation)
           resume:bool_arg=False, # Continue an interrupted run from its last checkpoint in --out
           out:str='fastlandmarks_model', # Output folder
          ):
-    "Train a landmark detector and write the exported model, metrics, curves and a results picture into --out"
+    "Train a landmark detector and write the exported model, its layout (`layout.json`), metrics, curves and a results picture into --out"
     set_seed(seed, reproducible=True)
     start = time.perf_counter()
     dls = landmark_dataloaders(data, format, layout, size, head, target, heatmap_size, sigma, bs, crop, True, n_synthetic,
                                seed=seed, num_workers=0)  # loading is cheap: worker processes would only compete for the cores
+    inferred,layout = layout=='infer',layout_of(dls)  # the layout given, or the one inferred from the training annotations
+    Path(out).mkdir(parents=True, exist_ok=True); layout.save(Path(out)/'layout.json')
+    known = f", that of the built-in layout {layout.name}" if layout.name in LAYOUTS else ''
+    if inferred: print(f"flip map inferred from {len(dls.train_ds)} training annotations{known}, saved in {Path(out)/'layout.json'}: {list(layout.flip_idx)}")
     learn = train_landmarks(dls, out, arch, head, layout, epochs, lr, pretrained, patience, resume)
     _save_curves(learn, Path(out)/'curves.png')
     epochs = len(learn.recorder.values)  # before evaluating: `get_preds` starts the recorder afresh
     metrics = dict(evaluate_landmarks(learn, layout=layout), epochs=epochs,
                    time_s=round(time.perf_counter()-start, 1), arch=arch, head=head, size=size)
     write_training_report(learn, out, metrics)
-    print(f"validation NME {metrics['nme']:.2f}% (inter-ocular), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}%; model and report in {out}")
+    print(f"validation NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}%; model and report in {out}")
     return metrics
 
 def cli_predict(model:str,          # An exported model (`model.pkl` from `fastlandmarks train`)
@@ -250,7 +302,7 @@ def cli_predict(model:str,          # An exported model (`model.pkl` from `fastl
 def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlandmarks train`)
              data:str=None,       # A dataset folder or annotation file
              format:str='pts',    # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
-             layout:str='ibug68', # Landmark layout, for the inter-ocular normalisation
+             layout:str=None,     # Landmark layout, for the normalisation: a built-in name or a .json file; default: the model's own
              out:str=None,        # Where to write `metrics.json`, if anywhere
             ):
     "Measure an exported model on a labelled dataset: NME, per-landmark error, AUC and failure rate"
@@ -258,7 +310,7 @@ def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlan
     learn = load_learner(model)
     metrics = evaluate_dataset(learn, *dataset_items(data, format), layout)
     if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    print(f"NME {metrics['nme']:.2f}%, AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images")
+    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images")
     return metrics
 
 COMMANDS = dict(train=cli_train, predict=cli_predict, eval=cli_eval)

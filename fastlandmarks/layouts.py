@@ -11,7 +11,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'check_flip_idx', 'flip_idx_from_pairs', 'mirror_name', 'flip_idx_from_names', 'LandmarkLayout',
-           'get_layout', 'as_layout', 'swap_mirrored', 'mirror_landmarks', 'infer_flip_idx']
+           'get_layout', 'as_layout', 'swap_mirrored', 'mirror_landmarks', 'infer_flip_idx', 'infer_layout']
 
 # %% ../nbs/03_layouts.ipynb #f88b3b16
 def check_flip_idx(flip_idx,   # Candidate flip map: for each landmark, the index it becomes in a mirrored image
@@ -131,6 +131,17 @@ _COCO17_NAMES = ['nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left
                  'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee',
                  'right_knee', 'left_ankle', 'right_ankle']
 
+_HELEN29_NAMES = ['right_brow_outer', 'left_brow_outer', 'right_brow_inner', 'left_brow_inner', 'right_brow_upper',
+                  'right_brow_lower', 'left_brow_upper', 'left_brow_lower', 'right_eye_outer', 'left_eye_outer',
+                  'right_eye_inner', 'left_eye_inner', 'right_eye_upper', 'right_eye_lower', 'left_eye_upper',
+                  'left_eye_lower', 'right_pupil', 'left_pupil', 'right_nose_wing', 'left_nose_wing', 'nose_tip',
+                  'nose_base', 'right_mouth_corner', 'left_mouth_corner', 'upper_lip_top', 'upper_lip_bottom',
+                  'lower_lip_top', 'lower_lip_bottom', 'chin']  # as seen on the photos (subject's sides)
+
+# DogFLW's flip map (Martvel et al. 2024), as a public DogFLW training journal published it and trained with
+_DOGFLW46_FLIP = [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, 17, 16, 19, 18, 21, 20, 23, 22, 24, 25, 27, 26,
+                  29, 28, 31, 30, 32, 34, 33, 35, 37, 36, 38, 40, 39, 41, 42, 44, 43, 45]
+
 _FACE_CONTOUR_33 = (0, 32, 16, -1) # contour 0..15 swaps with 32..17 in the 33-point contours of WFLW and LaPa
 _BROWS_33_50 = [(33, 46, 5, -1), (38, 50, 4, -1)]  # eyebrows of WFLW and LaPa: upper edges, then lower edges
 
@@ -149,17 +160,15 @@ LAYOUTS = {
                                               (104,105,1,1))),
         norm_idx=(66,79), pupil_idx=(range(66,74), range(75,83))),
     'coco17': LandmarkLayout('coco17', flip_idx_from_names(_COCO17_NAMES), names=_COCO17_NAMES, pupil_idx=([2],[1])),
+    'helen29': LandmarkLayout('helen29', flip_idx_from_names(_HELEN29_NAMES), names=_HELEN29_NAMES, norm_idx=(8,9),
+                              pupil_idx=([16],[17])),
+    'dogflw46': LandmarkLayout('dogflw46', _DOGFLW46_FLIP),
 }
 
-_WITHOUT_FLIP_MAP = {
-    'dogflw46': "DogFLW (46 landmarks) publishes no flip map we could verify: estimate it from your training annotations "
-                "with `LandmarkLayout('dogflw46', infer_flip_idx(points))`, then check a few pairs on a picture"}
-
-def get_layout(name:str, # 'ibug68', 'wflw98', 'lapa106' or 'coco17'
+def get_layout(name:str, # 'ibug68', 'wflw98', 'lapa106', 'coco17', 'helen29' or 'dogflw46'
               )->LandmarkLayout:
     "The built-in layout called `name` (see `LAYOUTS`)"
     if name in LAYOUTS: return LAYOUTS[name]
-    if name in _WITHOUT_FLIP_MAP: raise ValueError(_WITHOUT_FLIP_MAP[name])
     raise ValueError(f"unknown layout {name!r}; built-in layouts are {sorted(LAYOUTS)}")
 
 # %% ../nbs/03_layouts.ipynb #d7a53235
@@ -286,3 +295,15 @@ def _symmetric_shapes(flip_idx, n:int, noise=0.02, max_deg=20., missing=0., seed
     pts = (base + noise*torch.randn(n, k, 2, generator=g)) @ rot.transpose(1,2)
     pts = pts*(0.5+torch.rand(n,1,1, generator=g)) + torch.randn(n,1,2, generator=g)
     return pts.masked_fill(torch.rand(n, k, 1, generator=g)<missing, float('nan'))
+
+# %% ../nbs/03_layouts.ipynb #de4fced0
+def infer_layout(points,          # Annotated shapes `(N, K, 2)` (training annotations), `NaN` for missing points
+                 name='inferred', # Name of the layout
+                 tol=0.25,        # As in `infer_flip_idx`: the largest acceptable mismatch of mirrored shapes
+                )->LandmarkLayout: # The built-in layout with that flip map, else the flip map alone (no names, `norm_idx` or `pupil_idx`)
+    "The `LandmarkLayout` of a scheme known only from its annotations: the flip map that `infer_flip_idx` estimates"
+    try: flip_idx = infer_flip_idx(points, tol=tol)
+    except ValueError as e:
+        raise ValueError(f"cannot infer layout {name!r} from the annotations: {e} Write its flip map by hand instead, "
+                         "e.g. LandmarkLayout(name, flip_idx).save('layout.json'), and pass that file as the layout") from None
+    return first(l for l in LAYOUTS.values() if l.flip_idx==flip_idx) or LandmarkLayout(name, flip_idx)

@@ -9,9 +9,10 @@ from .core import *
 from .heatmaps import *
 
 # %% auto #0
-__all__ = ['match_size', 'channel_weights', 'masked_mean', 'gaussian_heatmap_loss_from_points', 'gaussian_heatmap_loss',
-           'adaptive_wing_loss', 'binary_heatmap_loss', 'spatial_softmax', 'spatial_softmax_loss', 'SpatialSoftmaxLoss',
-           'coord_errors', 'l1_coord_loss', 'smooth_l1_coord_loss', 'wing', 'wing_loss', 'IntegralLoss']
+__all__ = ['match_size', 'channel_weights', 'masked_mean', 'foreground_weights', 'gaussian_heatmap_loss_from_points',
+           'gaussian_heatmap_loss', 'adaptive_wing_loss', 'binary_heatmap_loss', 'spatial_softmax',
+           'spatial_softmax_loss', 'SpatialSoftmaxLoss', 'coord_errors', 'l1_coord_loss', 'smooth_l1_coord_loss',
+           'wing', 'wing_loss', 'IntegralLoss']
 
 # %% ../nbs/07_losses.ipynb #17e18b6a
 def match_size(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`
@@ -28,33 +29,53 @@ def match_size(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`
     mode = 'area' if pred.shape[-2]>=size[0] and pred.shape[-1]>=size[1] else 'bilinear'
     return F.interpolate(pred, size=size, mode=mode, **({} if mode=='area' else {'align_corners':False}))
 
-# %% ../nbs/07_losses.ipynb #c99a8f7e
+# %% ../nbs/07_losses.ipynb #74eceb9f
 def channel_weights(targ:Tensor)->Tensor:
     "Weights `(B, K, 1, 1)`: 1 for target channels that hold a point, 0 for empty ones (missing or outside points)"
     return (~empty_channels(targ)).to(torch.float32)[...,None,None]
 
+# %% ../nbs/07_losses.ipynb #cbc6822d
 def masked_mean(x:Tensor, w:Tensor)->Tensor:
     "Mean of `x` weighted by `w` (broadcast), 0 when every weight is 0"
     w = w.expand_as(x)
     return (x*w).sum() / w.sum().clamp(min=1)
 
+# %% ../nbs/07_losses.ipynb #6bfb07c0
+def foreground_weights(targ:Tensor,  # Target heatmaps `(B, K, h, w)`
+                       fg_weight=1., # Weight of each channel's foreground (cells weighted by their target) relative to its whole map
+                      )->Tensor:     # Cell weights `(B, K, h, w)`, at least 1
+    "Cell weights `1 + fg_weight · h·w · t / Σt` that give the foreground of each target channel `fg_weight` times the weight of its map"
+    t = as_plain(targ).float()
+    mass = t.sum((-2,-1), keepdim=True).clamp(min=torch.finfo(t.dtype).tiny)
+    return 1 + (fg_weight * t.shape[-2]*t.shape[-1]) * t / mass
+
+# %% ../nbs/07_losses.ipynb #038fc4cd
+def _weighted_sum(u:Tensor, m:Tensor, v:Tensor)->Tensor:
+    "`uᵀ m v` per channel: `(..., h)`, `(..., h, w)`, `(..., w)` -> `(...)`"
+    return (u[...,None,:] @ m @ v[...,:,None])[...,0,0]
+
 class _SeparableSquaredError(torch.autograd.Function):
-    "Per-channel `Σ(pred − gy gxᵀ)²` `(B, K)` without writing `gy gxᵀ`; the backward writes only the gradient"
+    "Per-channel `Σ(1 + a·g)(pred − g)²` `(B, K)` for `g = gy gxᵀ` without writing `g`; `a` `(B, K)`, or `None` for 0"
     @staticmethod
-    def forward(ctx, pred, gy, gx):
-        ctx.save_for_backward(pred, gy, gx)
-        cross = (gy[...,None,:] @ pred @ gx[...,:,None])[...,0,0]
-        return torch.linalg.vector_norm(pred, dim=(-2,-1))**2 - 2*cross + (gy**2).sum(-1)*(gx**2).sum(-1)
+    def forward(ctx, pred, gy, gx, a=None):
+        ctx.save_for_backward(pred, gy, gx, a)
+        p2 = pred**2
+        err = p2.sum((-2,-1)) - 2*_weighted_sum(gy, pred, gx) + (gy**2).sum(-1)*(gx**2).sum(-1)
+        if a is None: return err
+        return err + a*(_weighted_sum(gy, p2, gx) - 2*_weighted_sum(gy**2, pred, gx**2) + (gy**3).sum(-1)*(gx**3).sum(-1))
     @staticmethod
     def backward(ctx, grad):
-        pred,gy,gx = ctx.saved_tensors
-        diff = torch.baddbmm(pred.flatten(0,-3), gy.flatten(0,-2)[...,None], gx.flatten(0,-2)[...,None,:], alpha=-1)
-        return diff.view_as(pred).mul_((2*grad)[...,None,None]), None, None
+        pred,gy,gx,a = ctx.saved_tensors
+        g = gy[...,:,None]*gx[...,None,:]
+        scale = (2*grad)[...,None,None] if a is None else (2*grad)[...,None,None]*(1 + a[...,None,None]*g)
+        return (pred-g).mul_(scale), None, None, None
 
+# %% ../nbs/07_losses.ipynb #a6e1b35c
 def gaussian_heatmap_loss_from_points(pred:Tensor,      # Predicted heatmaps `(B, K, H, W)`, any resolution
                                       pts:Tensor,       # Target points `(B, K, 2)` or flat `(B, 2K)` in `[-1, 1]`, `NaN` where missing
                                       sigma:float=2.,   # Gaussian standard deviation, in heatmap cells
                                       heatmap_size=None,# Target heatmap size, `int` or `(h, w)`; the prediction's by default
+                                      fg_weight=1.,     # Weight of each channel's foreground relative to its map (`foreground_weights`); 0 for plain MSE
                                      )->Tensor:
     "`gaussian_heatmap_loss(pred, gaussian_heatmaps(pts, heatmap_size, sigma))`, computed without making the target heatmaps"
     pred = as_plain(pred)
@@ -63,21 +84,26 @@ def gaussian_heatmap_loss_from_points(pred:Tensor,      # Predicted heatmaps `(B
     if pts.numel()!=2*pred.shape[:-2].numel():
         raise ValueError(f"points of shape {tuple(pts.shape)} do not match predicted heatmaps of shape {tuple(pred.shape)}")
     gy,gx = gaussian_profiles(pts.reshape(*pred.shape[:-2], 2), size, sigma)
+    mass = gy.sum(-1)*gx.sum(-1)
     present = (gy.amax(-1)*gx.amax(-1) > 0).float()  # exactly the target channels that are not empty
+    a = torch.where(mass>0, fg_weight*size[0]*size[1]/mass.clamp(min=1e-12), 0.) if fg_weight else None
     with torch.autocast(pred.device.type, enabled=False):  # in float32 whatever the autocast context, as the other losses
-        sq_err = _SeparableSquaredError.apply(match_size(pred.float(), size), gy, gx)
-    return (sq_err*present).sum() / (present.sum()*size[0]*size[1]).clamp(min=1)
+        sq_err = _SeparableSquaredError.apply(match_size(pred.float(), size), gy, gx, a)
+    return (sq_err*present).sum() / (present.sum()*size[0]*size[1]*(1+fg_weight)).clamp(min=1)
 
+# %% ../nbs/07_losses.ipynb #5fc7a846
 def gaussian_heatmap_loss(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`, any resolution
                           targ:Tensor, # Target heatmaps `(B, K, h, w)` from `HeatmapTransform`, or the points themselves
                           sigma:float=2.,    # With points: the Gaussian's standard deviation, in heatmap cells
                           heatmap_size=None, # With points: the target heatmap size; the prediction's by default
+                          fg_weight=1.,      # Weight of each channel's foreground relative to its map (`foreground_weights`); 0 for plain MSE
                          )->Tensor:
-    "Mean squared error on heatmaps, ignoring empty target channels; computed in float32 (from points without making targets)"
-    if as_plain(targ).ndim!=4: return gaussian_heatmap_loss_from_points(pred, targ, sigma, heatmap_size)
+    "Squared error on heatmaps, foreground-weighted, ignoring empty target channels; in float32 (from points without making targets)"
+    if as_plain(targ).ndim!=4: return gaussian_heatmap_loss_from_points(pred, targ, sigma, heatmap_size, fg_weight)
     pred,targ = as_plain(pred, targ)
     pred = match_size(pred.float(), targ.shape)
-    return masked_mean((pred-targ.float())**2, channel_weights(targ))
+    w = channel_weights(targ) if not fg_weight else channel_weights(targ)*foreground_weights(targ, fg_weight)
+    return masked_mean((pred-targ.float())**2, w)
 
 # %% ../nbs/07_losses.ipynb #3327b2ef
 def adaptive_wing_loss(pred:Tensor,   # Predicted heatmaps `(B, K, H, W)`, any resolution

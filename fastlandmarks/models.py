@@ -16,12 +16,26 @@ from .losses import *
 from .inference import LandmarkLearner
 
 # %% auto #0
-__all__ = ['landmark_heads', 'cfg_stats', 'TimmEncoder', 'timm_encoder', 'torchvision_body', 'landmark_body', 'HRNetBody',
-           'hrnet_body', 'BinaryHeadBlock', 'deconv_layer', 'DeconvHead', 'IntegralHead', 'start_at_mean_shape',
-           'RegressionHead', 'sincos_2d', 'QueryHead', 'heatmap_loss_for', 'LandmarkHead', 'landmark_targets',
-           'check_n_out', 'check_targets', 'mean_shape', 'landmark_learner', 'hrnet_learner']
+__all__ = ['landmark_heads', 'timm_model', 'cfg_stats', 'TimmEncoder', 'timm_encoder', 'torchvision_body', 'HRNetBody',
+           'hrnet_body', 'BinaryHeadBlock', 'landmark_body', 'deconv_layer', 'DeconvHead', 'IntegralHead',
+           'start_at_mean_shape', 'RegressionHead', 'sincos_2d', 'QueryHead', 'heatmap_loss_for',
+           'upsamplings_to_quarter', 'LandmarkHead', 'landmark_targets', 'check_n_out', 'check_targets', 'mean_shape',
+           'landmark_learner', 'hrnet_learner']
 
-# %% ../nbs/09_models.ipynb #ee7a0de1
+# %% ../nbs/09_models.ipynb #fd43c556
+def timm_model(arch:str,        # A timm model name
+               pretrained=True, # Load timm's pretrained weights (downloads them once)
+               **kwargs,        # Passed to `timm.create_model`
+              )->nn.Module:
+    "`timm.create_model(arch, pretrained=pretrained, **kwargs)`, saying what to do when the pretrained weights cannot be had"
+    try: return timm.create_model(arch, pretrained=pretrained, **kwargs)
+    except Exception as e:
+        if not pretrained or not timm.is_model(arch): raise  # not a download's fault
+        raise RuntimeError(f"could not get timm's pretrained weights for {arch!r} ({type(e).__name__}): without a connection, "
+                           "train from scratch with pretrained=False (--pretrained False), or copy the weights into the "
+                           "Hugging Face cache first") from e
+
+# %% ../nbs/09_models.ipynb #9559573b
 def cfg_stats(cfg:dict|None)->tuple|None:
     "Normalisation stats `(mean, std)` from a timm pretrained config, `None` when it has none"
     return (cfg['mean'], cfg['std']) if cfg and 'mean' in cfg else None
@@ -45,7 +59,7 @@ def timm_encoder(arch:str,        # A timm model name
                  **kwargs,        # Passed to `timm.create_model`, such as `img_size` for a ViT
                 )->TimmEncoder:
     "A `TimmEncoder` on timm's `arch`"
-    return TimmEncoder(timm.create_model(arch, features_only=True, pretrained=pretrained, in_chans=n_in, **kwargs))
+    return TimmEncoder(timm_model(arch, pretrained, features_only=True, in_chans=n_in, **kwargs))
 
 # %% ../nbs/09_models.ipynb #264d323c
 def _takes_weights(arch)->bool: return 'weights' in inspect.signature(arch).parameters
@@ -62,22 +76,7 @@ def torchvision_body(arch:callable,   # A torchvision or fastai architecture fun
     body.out_channels,body.stats = num_features_model(body),meta.get('stats')
     return body
 
-# %% ../nbs/09_models.ipynb #18b79eea
-def landmark_body(arch,            # A timm name, a torchvision/fastai architecture function, or a built body
-                  pretrained=True, # Load pretrained weights
-                  n_in=3,          # Input channels
-                  cut=None,        # Cut for torchvision/fastai architectures
-                  **kwargs,        # Passed to `timm.create_model` for timm names
-                 )->nn.Module:
-    "A body returning one feature map, with `out_channels` and `stats`, from a timm name, an architecture function or a module"
-    if isinstance(arch, nn.Module):
-        if not hasattr(arch, 'out_channels'): raise TypeError(f"a body module needs an `out_channels` attribute; {type(arch).__name__} has none")
-        return arch
-    if isinstance(arch, str): return timm_encoder(arch, pretrained, n_in, **kwargs)
-    if callable(arch): return torchvision_body(arch, pretrained, n_in, cut)
-    raise TypeError(f"arch must be a timm name, an architecture function or a body module, got {type(arch).__name__}")
-
-# %% ../nbs/09_models.ipynb #b41ce2fd
+# %% ../nbs/09_models.ipynb #fe8ab05a
 class HRNetBody(nn.Module):
     "The HRNetV2 representation: the four branches of a timm HRNet upsampled to the 1/4-resolution one and concatenated"
     def __init__(self, model:nn.Module): # A timm HRNet with `features_only=True, feature_location='', out_indices=(1,2,3,4)`
@@ -87,6 +86,9 @@ class HRNetBody(nn.Module):
         self.reduction = self.feature_info.reduction()[0]
         self.stats = cfg_stats(getattr(model, 'pretrained_cfg', None))
     def forward(self, x):
+        if x.shape[-2]%32 or x.shape[-1]%32:
+            raise ValueError(f"HRNet's four branches need an input whose sides are multiples of 32, got {tuple(x.shape[-2:])}: "
+                             "resize to 64, 96, 128, 256…")
         hi,*lows = self.model(x)
         ups = [F.interpolate(f, size=hi.shape[-2:], mode='bilinear', align_corners=False) for f in lows]
         return torch.cat([hi, *ups], 1)
@@ -99,8 +101,7 @@ def hrnet_body(arch='hrnet_w18_small_v2', # One of timm's HRNets: `timm.list_mod
     "An HRNetV2 body on timm's `arch`: features at 1/4 resolution, `out_channels` = sum of the branch widths"
     if not isinstance(arch, str) or not arch.startswith('hrnet'):
         raise ValueError(f"hrnet_body needs one of timm's HRNets ({', '.join(timm.list_models('hrnet*'))}), got {arch!r}")
-    return HRNetBody(timm.create_model(arch, features_only=True, feature_location='', out_indices=(1,2,3,4),
-                                       pretrained=pretrained, in_chans=n_in, **kwargs))
+    return HRNetBody(timm_model(arch, pretrained, features_only=True, feature_location='', out_indices=(1,2,3,4), in_chans=n_in, **kwargs))
 
 # %% ../nbs/09_models.ipynb #b12f77ce
 class BinaryHeadBlock(nn.Sequential):
@@ -111,6 +112,21 @@ class BinaryHeadBlock(nn.Sequential):
                  out_channels:int,  # Heatmaps: one per landmark
                 ):
         super().__init__(ConvLayer(in_channels, proj_channels, ks=1), nn.Conv2d(proj_channels, out_channels, 1))
+
+# %% ../nbs/09_models.ipynb #e38d37c1
+def landmark_body(arch,            # A timm name, a torchvision/fastai architecture function, or a built body
+                  pretrained=True, # Load pretrained weights
+                  n_in=3,          # Input channels
+                  cut=None,        # Cut for torchvision/fastai architectures
+                  **kwargs,        # Passed to `timm.create_model` for timm names
+                 )->nn.Module:
+    "A body returning one feature map, with `out_channels` and `stats`: from a timm name (an HRNet's gives `hrnet_body`), an architecture function or a module"
+    if isinstance(arch, nn.Module):
+        if not hasattr(arch, 'out_channels'): raise TypeError(f"a body module needs an `out_channels` attribute; {type(arch).__name__} has none")
+        return arch
+    if isinstance(arch, str): return (hrnet_body if arch.startswith('hrnet') else timm_encoder)(arch, pretrained, n_in, **kwargs)
+    if callable(arch): return torchvision_body(arch, pretrained, n_in, cut)
+    raise TypeError(f"arch must be a timm name, an architecture function or a body module, got {type(arch).__name__}")
 
 # %% ../nbs/09_models.ipynb #803a6300
 def deconv_layer(ni:int, nf:int)->nn.Sequential:
@@ -191,17 +207,24 @@ class QueryHead(nn.Module):
         found,_ = self.attn(self.queries.expand(b,-1,-1).to(tokens.dtype), tokens, tokens, need_weights=False)
         return torch.einsum('bkd,kdc->bkc', self.norm(found), self.weight) + self.bias
 
-# %% ../nbs/09_models.ipynb #9cf40980
+# %% ../nbs/09_models.ipynb #f0412eed
 def heatmap_loss_for(dls)->callable:
     "The default loss for the heatmap targets of `dls`: binary BCE for randomised-rounding targets, MSE for Gaussian ones"
     if isinstance(target_transform(dls), RandomBinaryHeatmapTransform): return partial(binary_heatmap_loss, pos_weight=100.)
     return gaussian_heatmap_loss
 
+def upsamplings_to_quarter(body:nn.Module, img_size)->int:
+    "How many 2× upsamplings take `body`'s features on an `img_size` input to a quarter of its resolution (0 if there already)"
+    h = dummy_eval(body, img_size).shape[-2]
+    return max(0, round(math.log2(img_size[0]/h/4)))
+
 def _unet(body, n_out, img_size, mean_shape, **kwargs): return DynamicUnet(body, n_out, img_size, **kwargs)
-def _deconv(body, n_out, img_size, mean_shape, **kwargs): return nn.Sequential(body, DeconvHead(body.out_channels, n_out, **kwargs))
+def _deconv(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
+    return nn.Sequential(body, DeconvHead(body.out_channels, n_out, ifnone(n_deconv, upsamplings_to_quarter(body, img_size)), **kwargs))
 def _hrnet(body, n_out, img_size, mean_shape, proj_channels=None):
     return nn.Sequential(body, BinaryHeadBlock(body.out_channels, ifnone(proj_channels, body.out_channels), n_out))
-def _integral(body, n_out, img_size, mean_shape, **kwargs): return nn.Sequential(body, IntegralHead(body.out_channels, n_out, **kwargs))
+def _integral(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
+    return nn.Sequential(body, IntegralHead(body.out_channels, n_out, ifnone(n_deconv, upsamplings_to_quarter(body, img_size)), **kwargs))
 def _regression(body, n_out, img_size, mean_shape): return nn.Sequential(body, RegressionHead(body.out_channels, n_out, mean_shape))
 def _query(body, n_out, img_size, mean_shape, **kwargs):
     return nn.Sequential(body, QueryHead(body.out_channels, n_out, mean_shape=mean_shape, **kwargs))
@@ -258,7 +281,7 @@ def mean_shape(dls, n_batches=8)->Tensor:
     ys = torch.cat(ys).cpu()
     return ys.view(ys.shape[0], -1, 2).nanmean(0).nan_to_num(0.)
 
-# %% ../nbs/09_models.ipynb #b2d38192
+# %% ../nbs/09_models.ipynb #abb33f93
 def _landmark_learner(dls, model, loss_func, splitter, pretrained, normalize, stats, n_in, **kwargs)->Learner:
     if normalize: _add_norm(dls, {'stats': stats}, pretrained, n_in)
     if isinstance(loss_func, IntegralLoss) and loss_func.head is None:
@@ -269,7 +292,7 @@ def _landmark_learner(dls, model, loss_func, splitter, pretrained, normalize, st
 
 def landmark_learner(dls,              # `DataLoaders` with heatmap targets (heatmap heads) or points (coordinate heads)
                      arch,             # A timm name, a torchvision/fastai architecture function, or a built body
-                     head='unet',      # One of `landmark_heads`: 'unet', 'deconv', 'hrnet', 'integral', 'regression', 'query'
+                     head='integral',  # One of `landmark_heads`: 'integral' (the most accurate on real faces), 'unet', 'deconv', 'hrnet', 'regression', 'query'
                      n_out=None,       # Number of landmarks K; taken from `dls` when `None`
                      pretrained=True,  # Pretrained body weights (downloaded by timm/torchvision); freezes the body
                      loss_func=None,   # The head's default loss when `None`

@@ -26,3 +26,41 @@ def test_accuracy_runs_alike_in_parallel(tmp_path):
     assert (tmp_path/'2.md').read_text().startswith('## Accuracy')
     def nmes(jobs): return [r['nme'] for r in json.loads((tmp_path/f'{jobs}.json').read_text())['runs']]
     assert nmes(1) == nmes(2)
+
+
+def test_real_faces_say_what_to_do_without_the_photos(tmp_path):
+    "A fresh clone has no HELEN-29: the real-faces benchmark says how to point it at the photos and writes nothing"
+    out = tmp_path/'real.md'
+    res = run_script('bench_real.py', '--quick', '--data', str(tmp_path/'nowhere'), '--out', str(out))
+    assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
+
+
+def _faces(folder:Path, names):
+    "Empty stand-ins for face images named `SOURCE_N.jpg`"
+    for n in names: (folder/f'{n}.jpg').touch()
+    return sorted(folder.glob('*.jpg'))
+
+
+def test_split_by_photo_keeps_a_photo_on_one_side(tmp_path):
+    "Every 5th source photo (sorted by name, from the first) is held out with all its faces; the rest train"
+    sys.path.insert(0, str(BENCH))
+    from _real import split_by_photo
+    photos = [f'{i:03d}' for i in range(10)]
+    files = _faces(tmp_path, [f'{p}_{k}' for p in photos for k in (1, 2)] + ['007_3'])
+    train, test = split_by_photo(files)
+    assert sorted(f.stem for f in test) == ['000_1', '000_2', '005_1', '005_2']
+    assert len(train) == len(files) - 4 and not {f.stem[:3] for f in train} & {'000', '005'}
+
+
+REAL = os.environ.get('FASTLANDMARKS_REAL_DATA', str(Path(__file__).parents[2]/'shared'/'data'/'helen29'))
+
+
+@pytest.mark.skipif(not Path(REAL).is_dir(), reason='HELEN-29 is not here (set FASTLANDMARKS_REAL_DATA)')
+def test_real_faces_quick_run(tmp_path):
+    "On the photos: every setup's row, the mean shape's, dlib's when installed, and the CED picture"
+    out = tmp_path/'real.md'
+    run_script('bench_real.py', '--quick', '--data', REAL, '--out', str(out))
+    md, d = out.read_text(), json.loads(out.with_suffix('.json').read_text())
+    assert md.startswith('## Real faces') and out.with_suffix('.png').stat().st_size > 10_000
+    assert {r['setup'] for r in d['runs']} == {'regression', 'hrnet-gaussian', 'stock', 'recipe'}
+    assert d['mean_shape']['n_faces'] == 70 and 'mean training shape' in md

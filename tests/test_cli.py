@@ -11,7 +11,7 @@ from fastlandmarks.synthetic import synthetic_face
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp('model')
     cwd = os.getcwd(); os.chdir(out.parent)  # a relative --out, as a user types it
-    try: assert main(f'train --data synthetic --n-synthetic 24 --size 48 --heatmap-size 12 --epochs 1 --bs 8 '
+    try: assert main(f'train --data synthetic --n-synthetic 24 --size 64 --heatmap-size 16 --epochs 1 --bs 8 '
                      f'--pretrained False --out {out.name}'.split()) == 0
     finally: os.chdir(cwd)
     return out
@@ -25,7 +25,7 @@ def test_train_writes_report(trained):
 
 
 def test_predict_in_original_pixels(trained, tmp_path):
-    img, _ = synthetic_face(99, 80)  # another size than the model's 48 px input
+    img, _ = synthetic_face(99, 80)  # another size than the model's 64 px input
     Image.fromarray(img).save(tmp_path/'face.png')
     assert main(f'predict {trained/"model.pkl"} {tmp_path/"face.png"} --box 10 10 70 70 --out {tmp_path/"pred"}'.split()) == 0
     res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
@@ -44,6 +44,28 @@ def test_eval_and_errors(trained, tmp_path):
     assert json.loads((tmp_path/'mine'/'metrics.json').read_text())['nme'] == json.loads((tmp_path/'metrics.json').read_text())['nme']
     assert main(['bogus']) == 2
     with pytest.raises(ValueError, match="unknown format 'xml'"): main(f'eval {trained/"model.pkl"} --data {data} --format xml'.split())
+
+
+def test_train_infers_layout(tmp_path, capsys):
+    "`--layout infer`: the flip map of the synthetic faces (drawn from iBUG's parts) is found, printed, saved and used"
+    from fastai.learner import load_learner
+    from fastlandmarks.data import layout_of
+    from fastlandmarks.synthetic import make_synthetic_faces
+    out = tmp_path/'inferred'
+    assert main(f'train --data synthetic --n-synthetic 24 --size 64 --heatmap-size 16 --epochs 1 --bs 8 --pretrained False '
+                f'--layout infer --out {out}'.split()) == 0
+    ibug = list(get_layout('ibug68').flip_idx)
+    printed = capsys.readouterr().out
+    assert f"that of the built-in layout ibug68, saved in {out/'layout.json'}: {ibug}" in printed and "(inter-ocular)" in printed
+    saved = json.loads((out/'layout.json').read_text())
+    assert saved['flip_idx'] == ibug and saved['name'] == 'ibug68' and saved['norm_idx'] == [36, 45]
+    assert json.loads((out/'metrics.json').read_text())['norm'] == 'iod'  # iBUG's flip map: iBUG's eye corners
+    assert layout_of(load_learner(out/'model.pkl').dls).flip_idx == tuple(ibug)  # the layout travels with the model
+    data = make_synthetic_faces(tmp_path/'faces', n=6, size=48, seed=3)
+    assert main(f'eval {out/"model.pkl"} --data {data} --layout {out/"layout.json"} --out {tmp_path/"file"}'.split()) == 0
+    assert main(f'eval {out/"model.pkl"} --data {data} --out {tmp_path/"own"}'.split()) == 0
+    by_file,own = (json.loads((tmp_path/d/'metrics.json').read_text()) for d in ('file', 'own'))
+    assert by_file['norm'] == own['norm'] == 'iod' and by_file['nme'] == own['nme']
 
 
 def test_console_script():

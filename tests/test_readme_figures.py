@@ -1,0 +1,36 @@
+"The README's figures on real faces are those the benchmark wrote (`benchmarks/real/*.json`), not typed by hand."
+import json, statistics
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).parents[1]
+REAL = ROOT/'benchmarks'/'real'
+
+
+def _runs(name:str)->dict:
+    "setup -> NMEs over seeds, and the whole JSON, of a committed real-faces result"
+    d = json.loads((REAL/f'{name}.json').read_text())
+    by = {}
+    for r in d['runs']: by.setdefault(r['setup'], []).append(r)
+    return by, d
+
+
+def real_figures()->dict:
+    "The phrases the README quotes, formatted from the benchmark's JSON as the README writes them"
+    heads, d = _runs('real_cpu')
+    recipe, r = _runs('recipe_cpu')
+    nme = lambda rs: statistics.mean(x['nme'] for x in rs)
+    sd = lambda rs: statistics.stdev(x['nme'] for x in rs)
+    rec = recipe['recipe']
+    return {'recipe': f"{nme(rec):.2f} ± {sd(rec):.2f}% NME", 'dlib': f"{r['dlib']['nme']:.2f}%",
+            'stock': f"{nme(heads['stock']):.2f}%", 'regression': f"{nme(heads['regression']):.2f}%",
+            'mean shape': f"{d['mean_shape']['nme']:.2f}%",
+            'minutes': f"{statistics.mean(x['train_s'] for x in rec)/60:.0f} minutes",
+            'seeds': f"{len(rec)} seeds"}
+
+
+@pytest.mark.skipif(not (REAL/'recipe_cpu.json').exists(), reason='no committed real-faces result')
+def test_readme_quotes_the_benchmark():
+    readme = (ROOT/'README.md').read_text()
+    missing = {k:v for k,v in real_figures().items() if v not in readme}
+    assert not missing, f"README.md does not quote these benchmark figures (benchmarks/real/): {missing}"
