@@ -112,7 +112,7 @@ The Gaussian target is separable, `g = g_y g_xᵀ`, so per channel `Σ(pred − 
 `gaussian_heatmap_loss_from_points` (in `fastlandmarks.losses`; `gaussian_heatmap_loss` calls it when given points)
 computes that, with the same masking as `gaussian_heatmap_loss` (channels of missing or outside points ignored, the mean
 over present channels × h × w) and the same resizing of larger or smaller predictions (`match_size`); its backward
-writes only the gradient. It is compared with making the targets (`gaussian_heatmaps`) and then `gaussian_heatmap_loss`,
+writes the gradient (with the default foreground weighting, the target too, once). It is compared with making the targets (`gaussian_heatmaps`) and then `gaussian_heatmap_loss`,
 forward alone (no gradient) and forward + backward; "×" is the time over the encode + MSE time of the same round. Its
 agreement with encode + MSE is tested in `tests/test_point_loss.py`.
 

@@ -44,6 +44,16 @@ def headlines(path)->list:
         return [f"Training pipeline ({on}): augmentation + targets take "
                 + ', '.join(f"{r['tfms']/r['total']:.1%} of a step with {r['setup']}" for r in d['pipeline'])
                 + '; ' + ', '.join(f"an epoch with {r['setup']} takes {r['epoch_ratio']:.1f}× the time of one with {base['setup']}" for r in others) + '.']
+    if 'mean_shape' in d:
+        setups = dict.fromkeys(r['setup'] for r in d['runs'])
+        nme = {s:sum(r['nme'] for r in d['runs'] if r['setup']==s)/d['settings']['seeds'] for s in setups}
+        best = min((s for s in nme if s not in ('stock', 'recipe')), key=nme.get)
+        peer = f", dlib's shape predictor {d['dlib']['nme']:.2f}%" if d['dlib'] else ''
+        stock = f", stock fastai `PointBlock` {nme['stock']:.2f}%" if 'stock' in nme else ''
+        recipe = f"; the default recipe {nme['recipe']:.2f}%" if 'recipe' in nme else ''
+        return [f"Real faces (HELEN-29, held-out photos, from scratch, {d['settings']['seeds']} seeds): at an equal budget of "
+                f"{d['settings']['epochs']} epochs the best setup, {best}, reaches {nme[best]:.2f}% NME{stock}{recipe}{peer}, "
+                f"the mean shape {d['mean_shape']['nme']:.2f}%."]
     if 'runs' in d:
         setups = dict.fromkeys(r['setup'] for r in d['runs'])
         nmes = {s:[r['nme'] for r in d['runs'] if r['setup']==s] for s in setups}
@@ -57,14 +67,6 @@ def headlines(path)->list:
                 "mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items()) + f" (the mean shape alone: {base:.1f}%). "
                 "More accurate than regression: " + '; '.join(f"{s} {beats(s, 'regression')}" for s in heatmaps)
                 + f". `LandmarkBlock` beats stock `PointBlock` with flips (regression) {beats('regression', 'regression, stock `PointBlock`')}."]
-    if 'mean_shape' in d:
-        setups = dict.fromkeys(r['setup'] for r in d['runs'])
-        nme = {s:sum(r['nme'] for r in d['runs'] if r['setup']==s)/d['settings']['seeds'] for s in setups}
-        best = min((s for s in nme if s!='stock'), key=nme.get)
-        peer = f", dlib's shape predictor {d['dlib']['nme']:.2f}%" if d['dlib'] else ''
-        stock = f", stock fastai `PointBlock` {nme['stock']:.2f}%" if 'stock' in nme else ''
-        return [f"Real faces (HELEN-29, held-out photos, from scratch, {d['settings']['seeds']} seeds, {d['settings']['epochs']} epochs): "
-                f"best {best} {nme[best]:.2f}% NME{stock}{peer}, the mean shape {d['mean_shape']['nme']:.2f}%."]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "
@@ -83,7 +85,7 @@ def main():
         '> Speed as ratios measured side by side in one run, accuracy over several seeds. Written by `make bench` '
         '(`benchmarks/report.py`): edit the benchmarks, not this file.',
         'Reproduce on the CPU with `make bench` (7.5 minutes on 2 cores at a load average of 1.5; the accuracy runs go two '
-        'at a time); on a GPU run each script with `--device cuda` '
+        'at a time), plus about an hour for the real faces when HELEN-29 is there (`benchmarks/bench_real.py`); on a GPU run each script with `--device cuda` '
         '(`python benchmarks/bench_gpu.py --device cuda` for the HRNet throughput), which writes to `benchmarks/cuda/`, then '
         '`python benchmarks/report.py`. How the figures are measured: `benchmarks/_common.py`; each section says what it compares.',
         '## Headlines\n\n' + '\n'.join(f'- {h}' for h in heads),

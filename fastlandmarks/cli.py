@@ -77,10 +77,10 @@ def dataset_layout(layout,    # A `LandmarkLayout`, a built-in name, a `.json` l
                          f"has {len(pts[0])}: one layout needs the same points in every annotation")
     return infer_layout(torch.stack(pts))
 
-# %% ../nbs/13_cli.ipynb #52fd9be0
-RECIPE = dict(arch='hrnet_w18_small', head='integral', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3)
+# %% ../nbs/13_cli.ipynb #ce9ddb10
+RECIPE = dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3)
 
-# %% ../nbs/13_cli.ipynb #d04d9c9b
+# %% ../nbs/13_cli.ipynb #613e4e97
 HEATMAP_HEADS = ('unet', 'deconv', 'hrnet')
 
 def target_tfms(head='unet', target='gaussian', heatmap_size=32, sigma=1.5)->list:
@@ -95,7 +95,7 @@ def landmark_dataloaders(data='synthetic',  # 'synthetic', or a dataset folder o
                          layout='ibug68',   # A `LandmarkLayout`, a built-in name, a `.json` layout file, or 'infer'
                          size=RECIPE['size'], # Input image size in pixels
                          head=RECIPE['head'], # The head, which decides the targets (`target_tfms`)
-                         target='gaussian', # Heatmap targets: 'gaussian' or 'binary'
+                         target=RECIPE['target'], # Heatmap targets of heatmap heads: 'gaussian' or 'binary'
                          heatmap_size=RECIPE['heatmap_size'], # Heatmap size in cells
                          sigma=RECIPE['sigma'], # Gaussian sigma in heatmap cells
                          bs=RECIPE['bs'],   # Batch size
@@ -245,13 +245,13 @@ def write_predictions(images, pts:Tensor, out)->dict:
     for f,p in zip(images, pts): Image.fromarray(draw_landmarks(f, p)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
-# %% ../nbs/13_cli.ipynb #60ab65c3
+# %% ../nbs/13_cli.ipynb #9c84c995
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
           layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)
           arch:str=RECIPE['arch'], # Backbone: a timm model name (an HRNet's gives its HRNetV2 representation)
-          head:str=RECIPE['head'], # Head: integral|unet|deconv|hrnet|regression|query
-          target:str='gaussian', # Heatmap targets for heatmap heads: gaussian|binary
+          head:str=RECIPE['head'], # Head: hrnet|integral|unet|deconv|regression|query
+          target:str=RECIPE['target'], # Heatmap targets for heatmap heads: binary (randomised rounding)|gaussian
           size:int=RECIPE['size'], # Input image size in pixels
           heatmap_size:int=RECIPE['heatmap_size'], # Heatmap size in cells, for heatmap heads
           sigma:float=RECIPE['sigma'], # Gaussian sigma in heatmap cells

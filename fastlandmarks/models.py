@@ -207,7 +207,7 @@ class QueryHead(nn.Module):
         found,_ = self.attn(self.queries.expand(b,-1,-1).to(tokens.dtype), tokens, tokens, need_weights=False)
         return torch.einsum('bkd,kdc->bkc', self.norm(found), self.weight) + self.bias
 
-# %% ../nbs/09_models.ipynb #f0412eed
+# %% ../nbs/09_models.ipynb #fc1633bc
 def heatmap_loss_for(dls)->callable:
     "The default loss for the heatmap targets of `dls`: binary BCE for randomised-rounding targets, MSE for Gaussian ones"
     if isinstance(target_transform(dls), RandomBinaryHeatmapTransform): return partial(binary_heatmap_loss, pos_weight=100.)
@@ -220,7 +220,8 @@ def upsamplings_to_quarter(body:nn.Module, img_size)->int:
 
 def _unet(body, n_out, img_size, mean_shape, **kwargs): return DynamicUnet(body, n_out, img_size, **kwargs)
 def _deconv(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
-    return nn.Sequential(body, DeconvHead(body.out_channels, n_out, ifnone(n_deconv, upsamplings_to_quarter(body, img_size)), **kwargs))
+    n = ifnone(n_deconv, max(1, upsamplings_to_quarter(body, img_size)))
+    return nn.Sequential(body, DeconvHead(body.out_channels, n_out, n, **kwargs))
 def _hrnet(body, n_out, img_size, mean_shape, proj_channels=None):
     return nn.Sequential(body, BinaryHeadBlock(body.out_channels, ifnone(proj_channels, body.out_channels), n_out))
 def _integral(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
@@ -292,7 +293,7 @@ def _landmark_learner(dls, model, loss_func, splitter, pretrained, normalize, st
 
 def landmark_learner(dls,              # `DataLoaders` with heatmap targets (heatmap heads) or points (coordinate heads)
                      arch,             # A timm name, a torchvision/fastai architecture function, or a built body
-                     head='integral',  # One of `landmark_heads`: 'integral' (the most accurate on real faces), 'unet', 'deconv', 'hrnet', 'regression', 'query'
+                     head='integral',  # One of `landmark_heads`: 'integral' (the most accurate on points, on real faces), 'hrnet', 'unet', 'deconv', 'regression', 'query'
                      n_out=None,       # Number of landmarks K; taken from `dls` when `None`
                      pretrained=True,  # Pretrained body weights (downloaded by timm/torchvision); freezes the body
                      loss_func=None,   # The head's default loss when `None`
