@@ -77,10 +77,10 @@ def dataset_layout(layout,    # A `LandmarkLayout`, a built-in name, a `.json` l
                          f"has {len(pts[0])}: one layout needs the same points in every annotation")
     return infer_layout(torch.stack(pts))
 
-# %% ../nbs/13_cli.ipynb #ce9ddb10
+# %% ../nbs/13_cli.ipynb #1d6451da
 RECIPE = dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3)
 
-# %% ../nbs/13_cli.ipynb #613e4e97
+# %% ../nbs/13_cli.ipynb #0666ed79
 HEATMAP_HEADS = ('unet', 'deconv', 'hrnet')
 
 def target_tfms(head='unet', target='gaussian', heatmap_size=32, sigma=1.5)->list:
@@ -245,7 +245,7 @@ def write_predictions(images, pts:Tensor, out)->dict:
     for f,p in zip(images, pts): Image.fromarray(draw_landmarks(f, p)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
-# %% ../nbs/13_cli.ipynb #9c84c995
+# %% ../nbs/13_cli.ipynb #2d147f54
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
           layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)

@@ -207,7 +207,7 @@ class QueryHead(nn.Module):
         found,_ = self.attn(self.queries.expand(b,-1,-1).to(tokens.dtype), tokens, tokens, need_weights=False)
         return torch.einsum('bkd,kdc->bkc', self.norm(found), self.weight) + self.bias
 
-# %% ../nbs/09_models.ipynb #fc1633bc
+# %% ../nbs/09_models.ipynb #8a42bb9f
 def heatmap_loss_for(dls)->callable:
     "The default loss for the heatmap targets of `dls`: binary BCE for randomised-rounding targets, MSE for Gaussian ones"
     if isinstance(target_transform(dls), RandomBinaryHeatmapTransform): return partial(binary_heatmap_loss, pos_weight=100.)
