@@ -29,6 +29,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fastlandmarks.cli.landmark_dataloaders': ('cli.html#landmark_dataloaders', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.landmark_model': ('cli.html#landmark_model', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.landmark_report': ('cli.html#landmark_report', 'fastlandmarks/cli.py'),
+                                   'fastlandmarks.cli.layout_and_norm': ('cli.html#layout_and_norm', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.main': ('cli.html#main', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.target_tfms': ('cli.html#target_tfms', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.train_landmarks': ('cli.html#train_landmarks', 'fastlandmarks/cli.py'),

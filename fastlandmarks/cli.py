@@ -24,8 +24,8 @@ import fastlandmarks.learner
 __all__ = ['FORMATS', 'RECIPE', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'dataset_layout', 'target_tfms',
            'landmark_dataloaders', 'EpochCheckpoint', 'checkpoint_state', 'epochs_done', 'landmark_model',
            'train_landmarks', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'default_norm',
-           'write_training_report', 'draw_landmarks', 'write_predictions', 'cli_train', 'cli_predict', 'cli_eval',
-           'main']
+           'layout_and_norm', 'write_training_report', 'draw_landmarks', 'write_predictions', 'cli_train',
+           'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #468f4b28
 def _annotated_images(path, suffix:str)->L:
@@ -61,14 +61,14 @@ def _splitter(items, valid_pct, seed):
     in_valid = lambda o: _image_path(o).parent.name in ('valid', 'val')
     return FuncSplitter(in_valid) if any(map(in_valid, items)) else RandomSplitter(valid_pct, seed=seed)
 
-# %% ../nbs/13_cli.ipynb #2bc0d38d
+# %% ../nbs/13_cli.ipynb #8a4cb935
 def dataset_layout(layout,    # A `LandmarkLayout`, a built-in name, a `.json` layout file, or 'infer'
                    items,     # The dataset's items
                    reader,    # Their landmark reader
                    train_idx, # The indices of the training items, whose annotations 'infer' reads
                   )->LandmarkLayout:
     "The `LandmarkLayout` of a dataset: `layout` itself, or for `'infer'` the flip map estimated from the training annotations"
-    if not (isinstance(layout, str) and layout=='infer'): return as_layout(layout)
+    if layout!='infer': return as_layout(layout)
     if not len(train_idx): raise ValueError("layout='infer' needs training items to read, and there are none")
     pts = [as_plain(reader(items[i])) for i in train_idx]
     odd = next((j for j,p in enumerate(pts) if len(p)!=len(pts[0])), None)
@@ -121,7 +121,7 @@ def landmark_dataloaders(data='synthetic',  # 'synthetic', or a dataset folder o
                                    Normalize.from_stats(*imagenet_stats), *target_tfms(head, target, heatmap_size, sigma)])
     return dblock.dataloaders(data, bs=bs, **kwargs)
 
-# %% ../nbs/13_cli.ipynb #55599ba2
+# %% ../nbs/13_cli.ipynb #9b5ad7ec
 class EpochCheckpoint(Callback):
     "Save model and optimizer as `last` after every epoch, with the epochs done and the best NME; on resume, skip the `done` epochs and go on from `last`"
     order = SaveModelCallback.order+1  # after the trackers and the recorder, so that `best` and the epoch's row are there
@@ -160,8 +160,8 @@ def landmark_model(dls, arch=RECIPE['arch'], head=RECIPE['head'], pretrained=Tru
 def train_landmarks(dls, out, arch=RECIPE['arch'], head=RECIPE['head'], layout=None, epochs=RECIPE['epochs'], lr=RECIPE['lr'],
                     pretrained=True, patience=None, resume=False)->Learner:
     "Train a landmark learner in `out`, early-stopping on NME (normalised by `default_norm`; `layout` defaults to that of `dls`) and keeping the best model"
-    layout = layout_of(dls) if layout is None else as_layout(layout)
-    learn = landmark_model(dls, arch, head, pretrained, metrics=[NME(default_norm(layout), layout)], path=Path(out))
+    layout,norm = layout_and_norm(dls, layout)
+    learn = landmark_model(dls, arch, head, pretrained, metrics=[NME(norm, layout)], path=Path(out))
     state = checkpoint_state(learn) if resume else {}
     if state: print(f"resuming after epoch {state['epochs_done']}")
     cbs = [SaveModelCallback(monitor='nme', comp=np.less, fname='best'), *[EarlyStoppingCallback(monitor='nme', comp=np.less, patience=patience)]*(patience is not None),
@@ -170,7 +170,7 @@ def train_landmarks(dls, out, arch=RECIPE['arch'], head=RECIPE['head'], layout=N
     else: learn.fit_one_cycle(epochs, lr, cbs=cbs)
     return learn
 
-# %% ../nbs/13_cli.ipynb #1d87b446
+# %% ../nbs/13_cli.ipynb #9dc3a114
 def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', threshold=0.08, img_size=None)->dict:
     "NME (%), AUC, failure rate (%) and per-landmark error (%) of predicted against target points"
     errs = point_errors(preds, targs, norm, layout, img_size=img_size)
@@ -181,8 +181,7 @@ def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', thr
 
 def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->dict:
     "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
-    layout = layout_of(learn.dls) if layout is None else as_layout(layout)
-    norm = ifnone(norm, default_norm(layout))
+    layout,norm = layout_and_norm(learn.dls, layout, norm)
     dl = ifnone(dl, learn.dls.valid)
     preds,targs = learn.get_preds(dl=dl)
     size = as_size(dl.one_batch()[0].shape[-2:])
@@ -190,21 +189,28 @@ def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->
 
 def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.08)->dict:
     "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
-    layout = layout_of(learn.dls) if layout is None else as_layout(layout)
-    norm = ifnone(norm, default_norm(layout))
+    layout,norm = layout_and_norm(learn.dls, layout, norm)
     targs = [reader(o) for o in items]
     crops = any(isinstance(t, CropToBox) for t in learn.dls.train.after_item.fs)
     boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
     preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
     return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
 
-# %% ../nbs/13_cli.ipynb #f21a3029
+# %% ../nbs/13_cli.ipynb #8d737ed8
 _NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
 
 def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
                 )->str:  # 'iod' or 'bbox'
     "The norm the command line measures `layout` with: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
     return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
+
+def layout_and_norm(dls,        # The `DataLoaders` trained or evaluated on
+                    layout=None, # A layout (name, file or `LandmarkLayout`); that of `dls` when `None`
+                    norm=None,   # A norm; `default_norm(layout)` when `None`
+                   )->tuple:     # `(LandmarkLayout, norm)`
+    "The layout and the norm the command line measures with: those given, else those of the data"
+    layout = layout_of(dls) if layout is None else as_layout(layout)
+    return layout, ifnone(norm, default_norm(layout))
 
 # %% ../nbs/13_cli.ipynb #560a15a6
 def _save_curves(learn, fn):
