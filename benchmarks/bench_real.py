@@ -34,9 +34,9 @@ SETUPS = {
 }
 
 
-def body(args, head:str):
-    "The body the setups share: `args.arch`'s HRNetV2 representation at 1/4 (the U-Net, which needs a body of stages, gets timm's `resnet18`)"
-    return 'resnet18' if head=='unet' else hrnet_body(args.arch, pretrained=False)
+def body(args):
+    "The body every setup shares: `args.arch`, one of timm's HRNets, from scratch"
+    return hrnet_body(args.arch, pretrained=False)
 
 
 def settings(args, key:str):
@@ -67,7 +67,7 @@ def run(args, key:str, seed:int)->dict:
     a = settings(args, key)
     set_seed(seed, reproducible=True)
     dls = real_dls(a, head, target, flip_aware)
-    learn = landmark_learner(dls, body(a, head), head=head, pretrained=False, loss_func=loss)
+    learn = landmark_learner(dls, body(a), head=head, pretrained=False, loss_func=loss)
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(a.epochs, a.lr)
     seconds = time.perf_counter() - t
@@ -164,8 +164,8 @@ HELEN-29 (Le et al. 2012; 29 LFPW landmarks placed by Zhou, Brandt and Lin, ICCV
 network is trained from scratch on the faces cropped to their landmarks' box grown by 25% and squared, squished to
 {args.size} px, with `landmark_dataloaders`' augmentation (flips, rotation up to 20°, zoom up to 1.1), batch {args.bs},
 `fit_one_cycle({args.epochs}, {args.lr})`, each head with `landmark_learner`'s default loss. They share one body,
-`{args.arch}` from scratch (its HRNetV2 representation at 1/4 of the input), except the U-Net, which needs a body of
-stages and gets timm's `resnet18`. Heatmaps are {args.heatmap_size}×{args.heatmap_size}: Gaussian (σ = {args.sigma} cells, the
+`{args.arch}` from scratch: its HRNetV2 representation at 1/4 of the input, or for the U-Net its four branches, which
+`UnetHead` decodes from 1/32 up to 1/4. Heatmaps are {args.heatmap_size}×{args.heatmap_size}: Gaussian (σ = {args.sigma} cells, the
 foreground-weighted `gaussian_heatmap_loss`) or randomised rounding (`binary_heatmap_loss`); the deconvolution and
 integral heads map the features to heatmaps with one 1×1 convolution, the features being at heatmap resolution already.
 Errors are measured in the photos' own pixels through `predict_landmarks`, each face given its annotated landmarks' box,

@@ -11,7 +11,7 @@ from .core import *
 # %% auto #0
 __all__ = ['in_image', 'empty_channels', 'check_sigma', 'gaussian_profiles', 'gaussian_heatmaps', 'heatmap2argmax',
            'heatmap2subpixel', 'soft_argmax_2d', 'topk_heatmap2coord', 'random_binary_heatmaps',
-           'expected_binary_heatmaps', 'heatmap_centroid', 'decode_points']
+           'expected_binary_heatmaps', 'heatmap_centroid', 'decode_points', 'match_size']
 
 # %% ../nbs/01_heatmaps.ipynb #5886fbcc
 def in_image(pts:Tensor, # Points `(..., 2)` in `[-1, 1]`
@@ -182,3 +182,18 @@ def decode_points(x:Tensor,                # Heatmaps `(B, K, h, w)`, points `(B
     if x.ndim==2: return x.view(x.shape[0], -1, 2)
     if x.ndim==3 and x.shape[-1]==2: return x
     raise ValueError(f"decode_points expects heatmaps (B,K,h,w), points (B,K,2) or flat coordinates (B,2K), got shape {tuple(x.shape)}")
+
+# %% ../nbs/01_heatmaps.ipynb #9c199b4b
+def match_size(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`
+               size,        # Target size `(h, w)`, or the whole target shape `(B, K, h, w)` to check the channels too
+              )->Tensor:    # Heatmaps `(B, K, h, w)`
+    "Resize predicted heatmaps to the target size: area averaging to shrink, bilinear to enlarge"
+    if not isinstance(size, int) and len(size)>2:
+        if pred.shape[-3]!=size[-3]:
+            raise ValueError(f"the model predicts {pred.shape[-3]} heatmaps but the targets have {size[-3]} landmarks: "
+                             f"create the learner with n_out={size[-3]}")
+        size = size[-2:]
+    size = as_size(size)
+    if tuple(pred.shape[-2:])==size: return pred
+    mode = 'area' if pred.shape[-2]>=size[0] and pred.shape[-1]>=size[1] else 'bilinear'
+    return F.interpolate(pred, size=size, mode=mode, **({} if mode=='area' else {'align_corners':False}))

@@ -9,25 +9,9 @@ from .core import *
 from .heatmaps import *
 
 # %% auto #0
-__all__ = ['match_size', 'channel_weights', 'masked_mean', 'foreground_weights', 'gaussian_heatmap_loss_from_points',
-           'gaussian_heatmap_loss', 'adaptive_wing_loss', 'binary_heatmap_loss', 'spatial_softmax',
-           'spatial_softmax_loss', 'SpatialSoftmaxLoss', 'coord_errors', 'l1_coord_loss', 'smooth_l1_coord_loss',
-           'wing', 'wing_loss', 'IntegralLoss']
-
-# %% ../nbs/07_losses.ipynb #17e18b6a
-def match_size(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`
-               size,        # Target size `(h, w)`, or the whole target shape `(B, K, h, w)` to check the channels too
-              )->Tensor:    # Heatmaps `(B, K, h, w)`
-    "Resize predicted heatmaps to the target size: area averaging to shrink, bilinear to enlarge"
-    if not isinstance(size, int) and len(size)>2:
-        if pred.shape[-3]!=size[-3]:
-            raise ValueError(f"the model predicts {pred.shape[-3]} heatmaps but the targets have {size[-3]} landmarks: "
-                             f"create the learner with n_out={size[-3]}")
-        size = size[-2:]
-    size = as_size(size)
-    if tuple(pred.shape[-2:])==size: return pred
-    mode = 'area' if pred.shape[-2]>=size[0] and pred.shape[-1]>=size[1] else 'bilinear'
-    return F.interpolate(pred, size=size, mode=mode, **({} if mode=='area' else {'align_corners':False}))
+__all__ = ['channel_weights', 'masked_mean', 'foreground_weights', 'gaussian_heatmap_loss_from_points', 'gaussian_heatmap_loss',
+           'adaptive_wing_loss', 'binary_heatmap_loss', 'spatial_softmax', 'spatial_softmax_loss', 'SpatialSoftmaxLoss',
+           'coord_errors', 'l1_coord_loss', 'smooth_l1_coord_loss', 'wing', 'wing_loss', 'IntegralLoss']
 
 # %% ../nbs/07_losses.ipynb #74eceb9f
 def channel_weights(targ:Tensor)->Tensor:

@@ -5,7 +5,7 @@
 # %% ../nbs/09_models.ipynb #d66352da
 from __future__ import annotations
 from typing import NamedTuple
-import inspect, itertools
+import inspect, itertools, os, socket, urllib.parse
 import timm
 from fastai.vision.all import *
 from fastai.vision.learner import _add_norm
@@ -16,11 +16,48 @@ from .losses import *
 from .inference import LandmarkLearner
 
 # %% auto #0
-__all__ = ['landmark_heads', 'timm_model', 'cfg_stats', 'TimmEncoder', 'timm_encoder', 'torchvision_body', 'HRNetBody',
-           'hrnet_body', 'BinaryHeadBlock', 'landmark_body', 'deconv_layer', 'DeconvHead', 'IntegralHead',
+__all__ = ['landmark_heads', 'hub_reachable', 'pretrained_weights_at_hand', 'WeightsUnavailableError', 'no_weights_error',
+           'timm_model', 'cfg_stats', 'TimmEncoder', 'timm_encoder', 'torchvision_body', 'HRNetBody', 'hrnet_body',
+           'BinaryHeadBlock', 'landmark_body', 'deconv_layer', 'DeconvHead', 'UnetHead', 'IntegralHead',
            'start_at_mean_shape', 'RegressionHead', 'sincos_2d', 'QueryHead', 'heatmap_loss_for',
            'upsamplings_to_quarter', 'LandmarkHead', 'landmark_targets', 'check_n_out', 'check_targets', 'mean_shape',
            'landmark_learner', 'hrnet_learner']
+
+# %% ../nbs/09_models.ipynb #0ca995ca
+def hub_reachable(endpoint:str|None=None, # The Hub's address; `huggingface_hub`'s (`$HF_ENDPOINT`) by default
+                  timeout=3.,             # Seconds to wait for a connection
+                 )->bool:
+    "Whether the Hugging Face Hub accepts a connection within `timeout` seconds (assumed, behind a proxy we cannot see through)"
+    from huggingface_hub import constants
+    if any(os.environ.get(v) for v in ('HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy')): return True
+    url = urllib.parse.urlparse(endpoint or constants.ENDPOINT)
+    try: socket.create_connection((url.hostname, url.port or (443 if url.scheme=='https' else 80)), timeout=timeout).close()
+    except OSError: return False
+    return True
+
+# %% ../nbs/09_models.ipynb #32e90274
+def pretrained_weights_at_hand(arch:str,     # A timm model name
+                               cache_dir=None, # The Hugging Face cache; `huggingface_hub`'s by default
+                              )->bool:
+    "Whether timm can load `arch`'s default pretrained weights now: from the Hugging Face cache, or from a Hub that answers"
+    from huggingface_hub import constants, try_to_load_from_cache
+    hub_id = timm.models.get_pretrained_cfg(arch).hf_hub_id
+    if hub_id is None or constants.HF_HUB_OFFLINE: return True  # weights from a URL, or the cache only: timm's own errors say enough
+    cached = (try_to_load_from_cache(hub_id, f, cache_dir=cache_dir) for f in ('model.safetensors', 'pytorch_model.bin'))
+    return any(isinstance(c, str) for c in cached) or hub_reachable()
+
+# %% ../nbs/09_models.ipynb #2d498aa8
+class WeightsUnavailableError(RuntimeError):
+    "Pretrained weights that cannot be downloaded or found in a cache"
+
+def no_weights_error(source:str, # Where the weights come from: "timm's", "torchvision's"
+                     arch:str,   # The architecture's name
+                     why:str,    # What went wrong
+                     cache:str,  # Where a user can put the weights by hand
+                    )->WeightsUnavailableError:
+    "The error for pretrained weights that cannot be had, saying what to do"
+    return WeightsUnavailableError(f"could not get {source} pretrained weights for {arch!r} ({why}): without a connection, train from "
+                        f"scratch with pretrained=False (--pretrained False), or copy the weights into {cache} first")
 
 # %% ../nbs/09_models.ipynb #fd43c556
 def timm_model(arch:str,        # A timm model name
@@ -28,12 +65,12 @@ def timm_model(arch:str,        # A timm model name
                **kwargs,        # Passed to `timm.create_model`
               )->nn.Module:
     "`timm.create_model(arch, pretrained=pretrained, **kwargs)`, saying what to do when the pretrained weights cannot be had"
+    def no_weights(why): return no_weights_error("timm's", arch, why, 'the Hugging Face cache')
+    if pretrained and timm.is_model(arch) and not pretrained_weights_at_hand(arch): raise no_weights('the Hugging Face Hub does not answer')
     try: return timm.create_model(arch, pretrained=pretrained, **kwargs)
     except Exception as e:
         if not pretrained or not timm.is_model(arch): raise  # not a download's fault
-        raise RuntimeError(f"could not get timm's pretrained weights for {arch!r} ({type(e).__name__}): without a connection, "
-                           "train from scratch with pretrained=False (--pretrained False), or copy the weights into the "
-                           "Hugging Face cache first") from e
+        raise no_weights(type(e).__name__) from e
 
 # %% ../nbs/09_models.ipynb #9559573b
 def cfg_stats(cfg:dict|None)->tuple|None:
@@ -71,7 +108,10 @@ def torchvision_body(arch:callable,   # A torchvision or fastai architecture fun
                     )->nn.Sequential:
     "The body of a torchvision/fastai architecture, with `out_channels` and `stats`"
     meta = model_meta.get(arch, {})
-    model = arch(weights=meta.get('weights', 'DEFAULT') if pretrained else None) if _takes_weights(arch) else arch(pretrained=pretrained)
+    try: model = arch(weights=meta.get('weights', 'DEFAULT') if pretrained else None) if _takes_weights(arch) else arch(pretrained=pretrained)
+    except OSError as e:  # urllib's URLError and the socket errors under it
+        if not pretrained: raise
+        raise no_weights_error("torchvision's", arch.__name__, type(e).__name__, f"{torch.hub.get_dir()}/checkpoints") from e
     body = create_body(model, n_in, pretrained, ifnone(cut, meta.get('cut')))
     body.out_channels,body.stats = num_features_model(body),meta.get('stats')
     return body
@@ -79,10 +119,13 @@ def torchvision_body(arch:callable,   # A torchvision or fastai architecture fun
 # %% ../nbs/09_models.ipynb #fe8ab05a
 class HRNetBody(nn.Module):
     "The HRNetV2 representation: the four branches of a timm HRNet upsampled to the 1/4-resolution one and concatenated"
-    def __init__(self, model:nn.Module): # A timm HRNet with `features_only=True, feature_location='', out_indices=(1,2,3,4)`
+    def __init__(self,
+                 model:nn.Module, # A timm HRNet with `features_only=True, feature_location='', out_indices=(1,2,3,4)`
+                 pyramid=False,   # Return the four branches, high resolution first, instead of their concatenation
+                ):
         super().__init__()
-        self.model,self.feature_info = model,model.feature_info
-        self.out_channels = sum(self.feature_info.channels())
+        self.model,self.feature_info,self.pyramid = model,model.feature_info,pyramid
+        self.out_channels = self.feature_info.channels() if pyramid else sum(self.feature_info.channels())
         self.reduction = self.feature_info.reduction()[0]
         self.stats = cfg_stats(getattr(model, 'pretrained_cfg', None))
     def forward(self, x):
@@ -90,6 +133,7 @@ class HRNetBody(nn.Module):
             raise ValueError(f"HRNet's four branches need an input whose sides are multiples of 32, got {tuple(x.shape[-2:])}: "
                              "resize to 64, 96, 128, 256…")
         hi,*lows = self.model(x)
+        if self.pyramid: return [hi, *lows]
         ups = [F.interpolate(f, size=hi.shape[-2:], mode='bilinear', align_corners=False) for f in lows]
         return torch.cat([hi, *ups], 1)
 
@@ -143,6 +187,25 @@ class DeconvHead(nn.Sequential):
                 ):
         chans = [in_channels] + [channels]*n_deconv
         super().__init__(*map(deconv_layer, chans[:-1], chans[1:]), nn.Conv2d(chans[-1], n_out, 1))
+
+# %% ../nbs/09_models.ipynb #1731e5fc
+class UnetHead(nn.Module):
+    "A U-Net decoder over a feature pyramid (high resolution first), then a 1×1 conv to one heatmap per landmark at the finest level"
+    def __init__(self,
+                 in_channels:list, # Channels of the pyramid's levels, high resolution first
+                 n_out:int,        # Landmarks
+                 channels=64,      # Channels of every decoder step
+                ):
+        super().__init__()
+        ins = [in_channels[-1]] + [channels]*(len(in_channels)-2)
+        self.steps = nn.ModuleList(nn.Sequential(ConvLayer(ni+skip, channels), ConvLayer(channels, channels))
+                                   for ni,skip in zip(ins, in_channels[-2::-1]))
+        self.out = nn.Conv2d(channels, n_out, 1)
+    def forward(self, feats:list):
+        *skips,x = feats
+        for skip,step in zip(reversed(skips), self.steps):
+            x = step(torch.cat([F.interpolate(x, size=skip.shape[-2:], mode='bilinear', align_corners=False), skip], 1))
+        return self.out(x)
 
 # %% ../nbs/09_models.ipynb #d479ff7c
 class IntegralHead(nn.Module):
@@ -218,7 +281,9 @@ def upsamplings_to_quarter(body:nn.Module, img_size)->int:
     h = dummy_eval(body, img_size).shape[-2]
     return max(0, round(math.log2(img_size[0]/h/4)))
 
-def _unet(body, n_out, img_size, mean_shape, **kwargs): return DynamicUnet(body, n_out, img_size, **kwargs)
+def _unet(body, n_out, img_size, mean_shape, **kwargs):
+    if isinstance(body, HRNetBody): return nn.Sequential(HRNetBody(body.model, pyramid=True), UnetHead(body.feature_info.channels(), n_out, **kwargs))
+    return DynamicUnet(body, n_out, img_size, **kwargs)
 def _deconv(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
     n = ifnone(n_deconv, max(1, upsamplings_to_quarter(body, img_size)))
     return nn.Sequential(body, DeconvHead(body.out_channels, n_out, n, **kwargs))

@@ -23,13 +23,16 @@ class HeatmapTargetTransform(Transform):
         if min(self.heatmap_size)<3: raise ValueError(f"heatmap_size must be at least 3×3 cells to decode, got {heatmap_size!r}")
     def encodes(self, x:TensorPoint): return Heatmap(self.encode_points(x))
     def decodes(self, x:Heatmap):
-        pts = self.decode_heatmaps(x).masked_fill(empty_channels(x)[...,None], float('nan'))
+        pts = self.decode_heatmaps(self.at_target_size(x)).masked_fill(empty_channels(x)[...,None], float('nan'))
         return HeatmapPoint(pts, source_heatmap=x)
     def encode_points(self, pts:Tensor)->Tensor: raise NotImplementedError
     def decode_heatmaps(self, hm:Tensor)->Tensor: raise NotImplementedError
+    def at_target_size(self, hm:Tensor)->Tensor:
+        "Heatmaps resized to the targets' size, where the loss compares predictions with targets (`match_size`)"
+        return match_size(hm, self.heatmap_size)
     def decode_preds(self, preds:Tensor)->Tensor:
-        "Points in `[-1, 1]` from the model's raw outputs"
-        return self.decode_heatmaps(preds)
+        "Points in `[-1, 1]` from the model's raw outputs, decoded at the targets' size"
+        return self.decode_heatmaps(self.at_target_size(preds))
 
 # %% ../nbs/02_transforms.ipynb #1f87a72b
 class HeatmapTransform(HeatmapTargetTransform):
@@ -64,7 +67,7 @@ class RandomBinaryHeatmapTransform(HeatmapTargetTransform):
         return super().__call__(b, split_idx=split_idx, **kwargs)
     def encode_points(self, pts):
         return (expected_binary_heatmaps if self.expected else random_binary_heatmaps)(pts, self.heatmap_size)
-    def decode_preds(self, preds): return topk_heatmap2coord(preds, self.topk, scale=True)
+    def decode_preds(self, preds): return topk_heatmap2coord(self.at_target_size(preds), self.topk, scale=True)
     def decode_heatmaps(self, hm):
         "Targets (drawn or expected) by their centroid, predictions by their top-k"
         return heatmap_centroid(hm, scale=True) if _is_cell_distribution(as_plain(hm)) else self.decode_preds(hm)
