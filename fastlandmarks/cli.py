@@ -332,7 +332,7 @@ def main(argv=None):
     args = anno_parser(f, prog=f'fastlandmarks {argv[0]}', pos=_POSITIONAL[argv[0]]).parse_args(argv[1:]).__dict__
     for k in ('pdb', 'xtra'): args.pop(k, None)
     try: f(*[args.pop(k) for k in _POSITIONAL[argv[0]]], *args.pop('images', []), **args)
-    except (ValueError, FileNotFoundError, WeightsUnavailableError) as e:  # what the user can fix: one sentence, no traceback
+    except (ValueError, FileNotFoundError, ImportError, WeightsUnavailableError) as e:  # what the user can fix: one sentence, no traceback
         print(f"fastlandmarks {argv[0]}: {e}", file=sys.stderr)
         return 1
     return 0
