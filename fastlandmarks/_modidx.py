@@ -22,6 +22,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                    'fastlandmarks.cli.dataset_items': ('cli.html#dataset_items', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.dataset_layout': ('cli.html#dataset_layout', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.default_norm': ('cli.html#default_norm', 'fastlandmarks/cli.py'),
+                                   'fastlandmarks.cli.draw_faces': ('cli.html#draw_faces', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.draw_landmarks': ('cli.html#draw_landmarks', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.epochs_done': ('cli.html#epochs_done', 'fastlandmarks/cli.py'),
                                    'fastlandmarks.cli.evaluate_dataset': ('cli.html#evaluate_dataset', 'fastlandmarks/cli.py'),
