@@ -89,7 +89,7 @@ def hog_detector(upsample=0,    # Times dlib doubles the image before looking: e
     return FaceDetector(detect, HOG_CALIBRATION, f'hog(upsample={upsample})')
 
 # %% ../nbs/07a_detect.ipynb #a595b9c3
-HAAR_CALIBRATION = (-0.003, 0.136, 0.633, 0.805)
+HAAR_CALIBRATION = (-0.003, 0.136, 0.633, 0.804)
 
 def haar_detector(cascade='haarcascade_frontalface_default.xml', # A cascade file: one of OpenCV's by name, or a path
                   scale_factor=1.1,  # Scale step between the sizes searched
@@ -100,8 +100,8 @@ def haar_detector(cascade='haarcascade_frontalface_default.xml', # A cascade fil
     files = Path(getattr(getattr(cv2, 'data', None), 'haarcascades', '') or '.')
     fn = Path(cascade) if Path(cascade).is_file() else files/cascade
     if not hasattr(cv2, 'CascadeClassifier') or not fn.is_file():
-        raise ImportError(f"the 'haar' detector needs OpenCV's CascadeClassifier and the cascade {cascade} (OpenCV {cv2.__version__} "
-                          "has no cascades from 5.0 on): pip install 'opencv-python-headless<5'")
+        raise ImportError(f"the 'haar' detector needs OpenCV's CascadeClassifier and the cascade {cascade}, which OpenCV {cv2.__version__} "
+                          "lacks (the 5.0 wheels ship neither): pip install 'opencv-python-headless<5'")
     haar = cv2.CascadeClassifier(str(fn))
     def detect(img):
         gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
@@ -131,7 +131,7 @@ def yunet_detector(model,                       # Path of YuNet's `.onnx` file
 
 # %% ../nbs/07a_detect.ipynb #7b833a5c
 DETECTORS = dict(hog=hog_detector, haar=haar_detector, yunet=yunet_detector)
-DEFAULT_DETECTOR = 'hog'  # the most faces found on HELEN-29, in a fifth of Haar's time, with no model file (`benchmarks/detect/`)
+DEFAULT_DETECTOR = 'hog'  # the most faces found on HELEN-29, in under a third of Haar's time, with no model file (`benchmarks/detect/`)
 
 def as_detector(detector=None, # `None` (the default, `DEFAULT_DETECTOR`), a name in `DETECTORS`, a YuNet `.onnx` path, or a callable
                ):
