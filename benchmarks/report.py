@@ -1,19 +1,19 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
-run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` (real faces,
-committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` and `detect/` (real
+faces, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'real', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'detect', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -67,6 +67,10 @@ def headlines(path)->list:
                 "mean NME (IOD) " + ', '.join(f'{s} {sum(v)/len(v):.1f}%' for s,v in nmes.items()) + f" (the mean shape alone: {base:.1f}%). "
                 "More accurate than regression: " + '; '.join(f"{s} {beats(s, 'regression')}" for s in heatmaps)
                 + f". `LandmarkBlock` beats stock `PointBlock` with flips (regression) {beats('regression', 'regression, stock `PointBlock`')}."]
+    if 'detectors' in d:
+        found = '; '.join(f"`{n}` {r['found']:.1f}% in {r['ms_per_photo']:.0f} ms a photo" for n,r in d['detectors'].items())
+        return [f"Face detection on HELEN-29 ({on}), the share of the annotated faces found (a calibrated box with IoU ≥ "
+                f"{d['min_iou']} with the landmarks' box; the bar is 95%): {found}."]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "

@@ -9,6 +9,7 @@ from .readers import *
 from .synthetic import *
 from .losses import *
 from .metrics import *
+from .detect import *
 from .inference import *
 from .models import *
 from .learner import *

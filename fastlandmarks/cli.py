@@ -24,7 +24,7 @@ import fastlandmarks.learner
 __all__ = ['FORMATS', 'RECIPE', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'dataset_layout', 'target_tfms',
            'landmark_dataloaders', 'EpochCheckpoint', 'checkpoint_state', 'epochs_done', 'landmark_model',
            'train_landmarks', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'default_norm',
-           'layout_and_norm', 'write_training_report', 'draw_landmarks', 'write_predictions', 'cli_train',
+           'layout_and_norm', 'write_training_report', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train',
            'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #468f4b28
@@ -191,7 +191,7 @@ def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.0
     "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
     layout,norm = layout_and_norm(learn.dls, layout, norm)
     targs = [reader(o) for o in items]
-    crops = any(isinstance(t, CropToBox) for t in learn.dls.train.after_item.fs)
+    crops = training_crop(learn) is not None
     boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
     preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
     return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
@@ -240,15 +240,32 @@ def draw_landmarks(img, pts:Tensor)->np.ndarray:
         if not (math.isnan(x) or math.isnan(y)): cv2.circle(a, (round(x-0.5), round(y-0.5)), r, c, -1, cv2.LINE_AA)
     return a
 
-def write_predictions(images, pts:Tensor, out)->dict:
-    "Write `landmarks.json`, `landmarks.csv` and annotated images for `images` and their points into `out`"
+# %% ../nbs/13_cli.ipynb #c13a0f01
+def draw_faces(img,         # An image path, a PIL image or an array
+               faces:list,  # Its `LandmarkFace`s
+              )->np.ndarray:
+    "An RGB copy of `img` with each face's box drawn and its landmarks as dots coloured by landmark index"
+    a = np.array(PILImage.create(img).convert('RGB'))
+    for f in faces:
+        a = draw_landmarks(a, f.points)
+        x0,y0,x1,y1 = (round(float(v)) for v in f.box)
+        cv2.rectangle(a, (x0, y0), (x1-1, y1-1), (0, 255, 0), max(1, round(min(a.shape[:2])/300)))
+    return a
+
+# %% ../nbs/13_cli.ipynb #c13a0f02
+def write_predictions(images,      # The image files
+                      faces:list,  # For each image, its `LandmarkFace`s (`predict_faces`)
+                      out,         # The output folder
+                     )->dict:      # What `landmarks.json` holds: for each image, a list of faces, each a dict of `box`, `score` and `points`
+    "Write `landmarks.json`, `landmarks.csv` (a row per face) and the images with their faces drawn into `out`"
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = {str(f): p.tolist() for f,p in zip(images, pts)}
+    res = {str(f): [dict(box=o.box.tolist(), score=o.score, points=o.points.tolist()) for o in fs] for f,fs in zip(images, faces)}
     (out/'landmarks.json').write_text(json.dumps(res))
-    rows = [[str(f), *p.flatten().tolist()] for f,p in zip(images, pts)]
-    header = ['image'] + [f'{c}{i}' for i in range(pts.shape[1]) for c in 'xy']
+    n = first((len(o.points) for fs in faces for o in fs), 0)
+    rows = [[str(f), j, o.score, *o.box.tolist(), *o.points.flatten().tolist()] for f,fs in zip(images, faces) for j,o in enumerate(fs)]
+    header = ['image', 'face', 'score', 'box_x0', 'box_y0', 'box_x1', 'box_y1'] + [f'{c}{i}' for i in range(n) for c in 'xy']
     pd.DataFrame(rows, columns=header).to_csv(out/'landmarks.csv', index=False, float_format='%.3f')
-    for f,p in zip(images, pts): Image.fromarray(draw_landmarks(f, p)).save(out/f'{Path(f).stem}_landmarks.png')
+    for f,fs in zip(images, faces): Image.fromarray(draw_faces(f, fs)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
 # %% ../nbs/13_cli.ipynb #2d147f54
@@ -292,17 +309,18 @@ def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic face
 
 def cli_predict(model:str,          # An exported model (`model.pkl` from `fastlandmarks train`)
             *images:str,        # Image files or folders of images
-            box:Annotated[float, dict(nargs=4)]=None, # A face box `x0 y0 x1 y1` in image pixels, for every image; whole images by default
+            box:Annotated[float, dict(nargs=4)]=None, # A face box `x0 y0 x1 y1` in image pixels, for every image; by default every face found (whole images for a model trained on them)
+            detector:str=None,  # Face detector without --box: hog (dlib's, the default)|haar (OpenCV 4's)|a YuNet .onnx file
             tta:bool_arg=False, # Flip test-time augmentation
             out:str='fastlandmarks_predictions', # Output folder
            ):
-    "Predict landmarks for new images, in their own pixels, as JSON, CSV and drawn images"
+    "Predict the landmarks of every face of new images, in their own pixels, as JSON, CSV and drawn images"
     learn = load_learner(model)
     files = L(images).map(lambda f: get_image_files(f) if Path(f).is_dir() else [Path(f)]).concat()
     if not files: raise ValueError("fastlandmarks predict needs at least one image")
     boxes = None if box is None else [box]*len(files)
-    res = write_predictions(files, predict_landmarks(learn, files, boxes, tta), out)
-    print(f"landmarks of {len(res)} images written to {out}")
+    res = write_predictions(files, predict_faces(learn, files, boxes, detector, tta), out)
+    print(f"landmarks of {sum(map(len, res.values()))} faces in {len(res)} images written to {out}")
     return res
 
 def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlandmarks train`)

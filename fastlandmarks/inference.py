@@ -4,13 +4,21 @@
 
 # %% ../nbs/08a_inference.ipynb #11ceb4d4
 from __future__ import annotations
+from typing import NamedTuple
 from fastai.vision.all import *
 from .core import *
 from .transforms import *
 from .readers import *
+from .detect import *
 
 # %% auto #0
-__all__ = ['input_size', 'inference_box', 'predict_landmarks', 'LandmarkLearner']
+__all__ = ['training_crop', 'input_size', 'inference_box', 'LandmarkFace', 'predict_faces', 'predict_landmarks',
+           'LandmarkLearner']
+
+# %% ../nbs/08a_inference.ipynb #b7d1c0a1
+def training_crop(learn)->CropToBox|None:
+    "The `CropToBox` of the learner's item transforms: how training cropped each face, or `None` for a model trained on whole images"
+    return first(learn.dls.train.after_item.fs, risinstance(CropToBox))
 
 # %% ../nbs/08a_inference.ipynb #bda493c8
 def input_size(learn)->tuple|None:
@@ -21,9 +29,16 @@ def input_size(learn)->tuple|None:
 def inference_box(learn, box, img_size)->Tensor:
     "The crop box for an image of `img_size` `(h, w)`: the user's `box` grown as in training, or the whole image"
     if box is None: return torch.tensor([0., 0., img_size[1], img_size[0]])
-    crop = first(learn.dls.train.after_item.fs, risinstance(CropToBox))
+    crop = training_crop(learn)
     box = torch.as_tensor(box, dtype=torch.float32)
     return box if crop is None else round_box(grow_box(box, crop.margin, crop.square))
+
+# %% ../nbs/08a_inference.ipynb #b7d1c0a2
+def _per_image(images:list, boxes)->list:
+    "One box (or `None`) per image, or an error that counts both"
+    boxes = [None]*len(images) if boxes is None else list(boxes)
+    if len(boxes)!=len(images): raise ValueError(f"got {len(images)} images but {len(boxes)} boxes: give one box (or None) per image")
+    return boxes
 
 # %% ../nbs/08a_inference.ipynb #1df2e248
 def _prepared(learn, img, box)->tuple:
@@ -37,8 +52,7 @@ def _prepared(learn, img, box)->tuple:
 def _predict(learn, images, boxes, tta, bs)->tuple:
     "Points `(N, K, 2)` in original pixels and the raw predictions, for `predict_landmarks`"
     images = list(images)
-    boxes = [None]*len(images) if boxes is None else list(boxes)
-    if len(boxes)!=len(images): raise ValueError(f"predict_landmarks got {len(images)} images but {len(boxes)} boxes")
+    boxes = _per_image(images, boxes)
     inputs,crop_boxes = zip(*(_prepared(learn, i, b) for i,b in zip(images, boxes)))
     dl = learn.dls.test_dl(list(inputs), bs=bs)
     raw = learn.get_preds(dl=dl)[0]
@@ -49,20 +63,61 @@ def _predict(learn, images, boxes, tta, bs)->tuple:
     size = as_size(inputs[0].shape)
     return crop_to_original(scaled_to_pixels(pts.float(), size), torch.stack(crop_boxes), size), raw
 
+# %% ../nbs/08a_inference.ipynb #b7d1c0a4
+class LandmarkFace(NamedTuple):
+    "One face of an image: its landmarks, the box they were predicted in, and the detector's score"
+    points: Tensor     # Landmarks `(K, 2)` in the image's own pixels
+    box: Tensor        # `(x0, y0, x1, y1)` in the image's pixels, before `CropToBox` grows it: the detector's (calibrated) or the user's; the whole image for a model trained on whole images
+    score: float|None  # The detector's score; `None` for a box the user gave, or the whole image
+
+# %% ../nbs/08a_inference.ipynb #b7d1c0a5
+def _detects(learn, boxes, detector)->bool:
+    "Whether faces are to be detected: no boxes and a model trained on face crops (or a detector asked for)"
+    return boxes is None and (training_crop(learn) is not None or detector is not None)
+
+def predict_faces(learn:Learner, # A trained landmark learner (or one from `load_learner`)
+                  images:list,   # Image paths, PIL images or arrays, any size
+                  boxes=None,    # One `(x0, y0, x1, y1)` face box per image (`None` in it for a whole image); found by `detector` when not given
+                  detector=None, # Without `boxes`, for a model trained on face crops: a detector (see `as_detector`), dlib's HOG by default
+                  tta=False,     # Average with the re-indexed prediction on the mirrored image (`landmark_tta`)
+                  bs=16,         # Batch size
+                 )->list:        # For each image, a list of `LandmarkFace`s, best score first; empty when no face is found
+    "The landmarks of every face of each image, in the image's own pixels"
+    imgs = [open_image(i) for i in images]  # opened once, for the detector and the crops
+    if detector is not None and not _detects(learn, boxes, None):
+        why = 'boxes are given' if boxes is not None else 'the model was trained on whole images (no CropToBox)'
+        raise ValueError(f"predict_faces got a detector, but {why}: pass no detector")
+    if _detects(learn, boxes, detector):
+        det = as_detector(detector)
+        found = [detect_faces(i, det) for i in imgs]
+        faces = [(i, b, float(s)) for i,(bs_,ss) in enumerate(found) for b,s in zip(bs_, ss)]
+    else: faces = [(i, b, None) for i,b in enumerate(_per_image(imgs, boxes))]
+    res = [[] for _ in imgs]
+    if not faces: return res
+    pts,_ = _predict(learn, [imgs[i] for i,_,_ in faces], [b for _,b,_ in faces], tta, bs)
+    for (i,b,s),p in zip(faces, pts):
+        box = inference_box(learn, None, (imgs[i].height, imgs[i].width)) if b is None else torch.as_tensor(b, dtype=torch.float32)
+        res[i].append(LandmarkFace(p, box, s))
+    return res
+
+# %% ../nbs/08a_inference.ipynb #b7d1c0a6
 def predict_landmarks(learn:Learner, # A trained landmark learner (or one from `load_learner`)
                       images:list,   # Image paths, PIL images or arrays, any size
-                      boxes=None,    # One `(x0, y0, x1, y1)` face box per image (original pixels), or `None` for whole images
+                      boxes=None,    # One `(x0, y0, x1, y1)` face box per image (original pixels); `None`: every face found, or whole images for a model trained on them
                       tta=False,     # Average with the re-indexed prediction on the mirrored image (`landmark_tta`)
                       bs=16,         # Batch size
-                     )->Tensor:      # Points `(N, K, 2)` in each original image's pixels
-    "Predict landmarks for new images, in the pixels of the original images"
+                      detector=None, # Without `boxes`: the face detector (see `as_detector`), dlib's HOG by default
+                     )->Tensor|list: # Points `(N, K, 2)` in each original image's pixels, or with faces detected, `predict_faces`' lists of `LandmarkFace`s
+    "Predict landmarks for new images, in the pixels of the original images: in the boxes given, or in every face found"
+    if _detects(learn, boxes, detector): return predict_faces(learn, images, None, detector, tta, bs)
     return _predict(learn, images, boxes, tta, bs)[0]
 
 # %% ../nbs/08a_inference.ipynb #d9e75a4f
 class LandmarkLearner(Learner):
     "A `Learner` whose `predict` returns landmarks in the pixels of the original image"
-    def predict(self, item, box=None, tta=False, **kwargs):
-        "Points `(K, 2)` in `item`'s pixels (within `box`, if given), then the raw prediction, as fastai's `predict` returns"
+    def predict(self, item, box=None, tta=False, detector=None, **kwargs):
+        "Points `(K, 2)` in `item`'s pixels (within `box`, if given) and the raw prediction, as fastai's `predict` returns; without a box, for a model trained on face crops, every face found: a list of `LandmarkFace`s"
+        if _detects(self, box, detector): return predict_faces(self, [item], detector=detector, tta=tta, bs=1)[0]
         img = open_image(item)
         pts,raw = _predict(self, [img], None if box is None else [box], tta, bs=1)
         return TensorPoint(pts[0], img_size=img.size), raw[0], raw[0]

@@ -11,7 +11,7 @@ from .transforms import *
 from .losses import *
 
 # %% auto #0
-__all__ = ['dot_colours', 'make_dots', 'dots_dblock', 'dots_dls', 'dots_learner']
+__all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'make_dots', 'dots_dblock', 'dots_dls', 'dots_learner', 'astronaut']
 
 # %% ../nbs/97_test_utils.ipynb #f918a8b6
 def dot_colours(k:int)->np.ndarray:
@@ -61,3 +61,12 @@ def dots_learner(dls, arch=resnet18, **kwargs)->Learner:
     "A `unet_learner` for heatmap targets, untrained (`pretrained=False`)"
     k = dls.one_batch()[1].shape[1]
     return unet_learner(dls, arch, n_out=k, pretrained=False, loss_func=gaussian_heatmap_loss, **kwargs)
+
+# %% ../nbs/97_test_utils.ipynb #a57c0e02
+ASTRONAUT_POINTS = tensor([[192.5,93.5], [261.,91.], [203.5,100.], [246.,103.5], [222.5,126.], [202.5,141.], [245.,141.], [225.,175.]])
+
+def astronaut()->np.ndarray:
+    "scikit-image's astronaut photo as an RGB `uint8` array `(512, 512, 3)`: a real portrait that installs with the dev extra"
+    try: import skimage
+    except ImportError: raise ImportError("astronaut() needs scikit-image, in the dev extra: pip install -e '.[dev]'") from None
+    return np.asarray(Image.open(Path(skimage.__file__).parent/'data'/'astronaut.png').convert('RGB'))

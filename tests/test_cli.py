@@ -29,9 +29,34 @@ def test_predict_in_original_pixels(trained, tmp_path):
     Image.fromarray(img).save(tmp_path/'face.png')
     assert main(f'predict {trained/"model.pkl"} {tmp_path/"face.png"} --box 10 10 70 70 --out {tmp_path/"pred"}'.split()) == 0
     res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
-    pts = np.array(next(iter(res.values())))
+    (face,) = next(iter(res.values()))  # a list of faces per image: the one in the box given
+    assert face['box'] == [10, 10, 70, 70] and face['score'] is None
+    pts = np.array(face['points'])
     assert pts.shape == (68, 2) and np.isfinite(pts).all()
     assert (tmp_path/'pred'/'landmarks.csv').exists() and (tmp_path/'pred'/'face_landmarks.png').exists()
+
+
+def test_predict_detects_every_face(tmp_path):
+    "A model trained on face crops, given no box: one entry per face found, each with its box, score and landmarks in its crop"
+    from fastlandmarks.detect import detect_faces
+    from fastlandmarks.readers import grow_box, round_box
+    from fastlandmarks.test_utils import astronaut
+    out = tmp_path/'crops'
+    assert main(f'train --data synthetic --n-synthetic 16 --size 64 --heatmap-size 16 --epochs 1 --bs 8 --pretrained False '
+                f'--crop True --out {out}'.split()) == 0
+    face = astronaut()[60:200, 170:276]
+    Image.fromarray(np.concatenate([face, face[:, ::-1]], 1)).save(tmp_path/'two.png')
+    Image.fromarray(np.zeros((60, 60, 3), np.uint8)).save(tmp_path/'none.png')
+    assert main(f'predict {out/"model.pkl"} {tmp_path/"two.png"} {tmp_path/"none.png"} --out {tmp_path/"pred"}'.split()) == 0
+    res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
+    assert res[str(tmp_path/'none.png')] == []
+    faces = res[str(tmp_path/'two.png')]
+    boxes, scores = detect_faces(tmp_path/'two.png')
+    assert len(faces) == 2 and np.allclose([f['box'] for f in faces], boxes) and np.allclose([f['score'] for f in faces], scores)
+    for f in faces:
+        x0, y0, x1, y1 = round_box(grow_box(torch.tensor(f['box']))).tolist()  # the crop the model saw
+        pts = np.array(f['points'])
+        assert pts.shape == (68, 2) and (pts >= [x0, y0]).all() and (pts <= [x1, y1]).all()
 
 
 def test_eval_and_errors(trained, tmp_path, capsys):

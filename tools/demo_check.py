@@ -16,7 +16,7 @@ def check(out, size, n=16, seed=999):
         Image.fromarray(img).save(faces/f'face_{i:02d}.png'); truth[str(faces/f'face_{i:02d}.png')] = lm.numpy()
     main(['predict', str(out/'model.pkl'), str(faces), '--out', str(out/'predictions')])
     pred = json.loads((out/'predictions'/'landmarks.json').read_text())
-    err = np.stack([np.linalg.norm(np.array(pred[f]) - t, axis=-1) for f,t in truth.items()])
+    err = np.stack([np.linalg.norm(np.array(pred[f][0]['points']) - t, axis=-1) for f,t in truth.items()])  # one face: the whole image
     iod = np.median([np.linalg.norm(t[36]-t[45]) for t in truth.values()])
     print(f"new faces: {err.shape[1]} points each, error median {np.median(err):.2f} px, mean {err.mean():.2f} px "
           f"(median inter-ocular distance {iod:.1f} px); drawn in {out/'predictions'}")
