@@ -14,6 +14,7 @@ from fastlandmarks.inference import predict_landmarks
 from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.models import hrnet_body, landmark_learner
 from fastlandmarks.readers import grow_box, points_box, round_box
+from fastlandmarks.transforms import target_transform
 
 # key: (label, head, heatmap targets 'gaussian'/'binary' or None for points, flip-aware `LandmarkBlock` or stock `PointBlock`,
 #       the loss when not the head's default)
@@ -71,7 +72,17 @@ def run(args, key:str, seed:int)->dict:
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(a.epochs, a.lr)
     seconds = time.perf_counter() - t
-    return dict(setup=key, seed=seed, **photo_report(learn, split_by_photo(face_files(args.data))[1]), train_s=seconds, epochs=a.epochs)
+    test = split_by_photo(face_files(args.data))[1]
+    return dict(setup=key, seed=seed, **photo_report(learn, test), train_s=seconds, epochs=a.epochs,
+                **({} if target is None else {'nme_at_output': output_resolution_nme(learn, test)}))
+
+
+def output_resolution_nme(learn, files)->float:
+    "The NME of `learn` with its heatmaps decoded at the model's own output resolution, as before they were decoded at the targets' size"
+    tfm = target_transform(learn.dls)
+    tfm.at_target_size = noop  # on this instance only
+    try: return photo_report(learn, files)['nme']
+    finally: del tfm.at_target_size
 
 
 def crop_frame(pts:Tensor)->tuple:
@@ -126,6 +137,10 @@ def seed_checks(by:dict)->list:
         for k in (k for k in nme if SETUPS[k][2] is not None and SETUPS[k][4] is None):  # heatmap heads with their default loss
             diffs = [a-b for a,b in zip(nme[k], nme['regression'])]
             lines.append(f"{SETUPS[k][0]} − regression: {spread(diffs)} NME points; more accurate on {sum(d<0 for d in diffs)} of {len(diffs)} seeds")
+    for k,rs in by.items():
+        if any(abs(r.get('nme_at_output', r['nme'])-r['nme'])>1e-6 for r in rs):
+            lines.append(f"{SETUPS[k][0]}, its finer heatmaps decoded at their own resolution instead of the targets' "
+                         f"(as before `at_target_size`): {spread([r['nme_at_output'] for r in rs])} NME, against {spread(nme[k])}")
     best = best_setup(by)
     if best and 'stock' in nme:
         ratios = [a/b for a,b in zip(nme[best], nme['stock'])]
