@@ -445,6 +445,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                        'fastlandmarks.readers._located': ('readers.html#_located', 'fastlandmarks/readers.py'),
                                        'fastlandmarks.readers._numbered_lines': ( 'readers.html#_numbered_lines',
                                                                                   'fastlandmarks/readers.py'),
+                                       'fastlandmarks.readers._one_annotation': ( 'readers.html#_one_annotation',
+                                                                                  'fastlandmarks/readers.py'),
                                        'fastlandmarks.readers._per_pixel': ('readers.html#_per_pixel', 'fastlandmarks/readers.py'),
                                        'fastlandmarks.readers._point_tensor': ('readers.html#_point_tensor', 'fastlandmarks/readers.py'),
                                        'fastlandmarks.readers._pts_count': ('readers.html#_pts_count', 'fastlandmarks/readers.py'),
