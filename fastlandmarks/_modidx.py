@@ -573,6 +573,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                                                    'fastlandmarks/transforms.py'),
                                           'fastlandmarks.transforms._is_cell_distribution': ( 'transforms.html#_is_cell_distribution',
                                                                                               'fastlandmarks/transforms.py'),
+                                          'fastlandmarks.transforms._is_target': ( 'transforms.html#_is_target',
+                                                                                   'fastlandmarks/transforms.py'),
                                           'fastlandmarks.transforms.preds_to_points': ( 'transforms.html#preds_to_points',
                                                                                         'fastlandmarks/transforms.py'),
                                           'fastlandmarks.transforms.target_transform': ( 'transforms.html#target_transform',
