@@ -16,7 +16,8 @@ from fastlandmarks.test_utils import make_dots, dots_dblock, dot_centres, DotFin
 torch.set_num_threads(1)
 K, FLIP_IDX = 5, [1,0,2,4,3]
 IMGS,PTS = make_dots(16, size=32, k=K)
-SCALED_TOL = 0.012  # [-1, 1] units: the means over rescaled views (dots with blended edges) are within 0.0097 (measured)
+SCALED_TOL = 0.012  # [-1, 1] units: rescaled whole dots (with blended edges) are found within 0.0083 of the plain ones (measured)
+WHOLE = 25          # pixels: a dot of radius 3 has 28 to 32; fewer, another dot painted over it, and rescaling moves what is left
 
 @pytest.fixture(scope='module')
 def dls(): return dots_dblock(IMGS, PTS, block=LandmarkBlock(flip_idx=FLIP_IDX)).dataloaders(None, bs=4, num_workers=0)
@@ -26,9 +27,10 @@ def hm_dls():
     return dots_dblock(IMGS, PTS, block=LandmarkBlock(flip_idx=FLIP_IDX), batch_tfms=HeatmapTransform(16, sigma=1.)
                       ).dataloaders(None, bs=4, num_workers=0)
 
-def found(dl)->Tensor:
-    "The dots' centres `(N, K, 2)` found on the plain images of `dl`, in `[-1, 1]`"
-    return torch.cat([dot_centres(b[0].as_subclass(Tensor), K)[0] for b in dl])
+def found(dl, whole=False)->Tensor:
+    "The dots' centres `(N, K, 2)` found on the plain images of `dl`, in `[-1, 1]` (and which dots are whole, with `whole`)"
+    c,n = map(torch.cat, zip(*[dot_centres(b[0].as_subclass(Tensor), K) for b in dl]))
+    return (c, n>=WHOLE) if whole else c
 
 def with_partners(c:Tensor)->Tensor:
     "Each landmark averaged with its mirror partner: what flip TTA of a model that sees the image returns"
@@ -50,9 +52,12 @@ def test_flip_tta_averages_each_point_with_its_mirror_partner(dls, hm_dls, heatm
 def test_scaled_views_are_predicted_and_averaged(dls, hm_dls, heatmaps):
     d = hm_dls if heatmaps else dls
     learn = Learner(d, DotFinder(K, heatmap_size=16 if heatmaps else None), loss_func=MSELossFlat())
-    c = found(d.valid)
-    torch.testing.assert_close(learn.landmark_tta(flip=False, scales=[0.75, 1.5])[0], c, atol=SCALED_TOL, rtol=0)
-    torch.testing.assert_close(learn.landmark_tta(scales=[0.75, 1.5])[0], with_partners(c), atol=SCALED_TOL, rtol=0)
+    c,whole = found(d.valid, whole=True)
+    assert whole.sum() >= 10  # of the 20 dots of 4 validation images (14 measured)
+    plain = learn.landmark_tta(flip=False, scales=[0.75, 1.5])[0]
+    torch.testing.assert_close(plain[whole], c[whole], atol=SCALED_TOL, rtol=0)
+    both = whole & whole[:, FLIP_IDX]  # the dot and its partner
+    torch.testing.assert_close(learn.landmark_tta(scales=[0.75, 1.5])[0][both], with_partners(c)[both], atol=SCALED_TOL, rtol=0)
 
 def test_no_flip_is_plain_prediction(dls):
     learn = Learner(dls, DotFinder(K), loss_func=MSELossFlat())
