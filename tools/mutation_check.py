@@ -63,7 +63,7 @@ def run_tests(repo:Path, tests:list)->tuple:
         r = subprocess.run([str(BIN/'pytest'), '-q', '-p', 'no:cacheprovider', *py], cwd=repo, env=env, capture_output=True, text=True)
         summary = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()[-200:]
         ok &= r.returncode==0
-        if r.returncode: notes.append(re.sub(r'\s+in [\d.]+s.*', '', summary.strip('= ')))
+        if r.returncode: notes.append(re.sub(r'(, \d+ warnings?)?\s+in [\d.]+s.*', '', summary.strip('= ')))
     for nb in [t for t in tests if t.endswith('.ipynb')]:
         r = subprocess.run([str(BIN/'nbdev-test'), nb], cwd=repo, env=env, capture_output=True, text=True)
         ok &= r.returncode==0
