@@ -32,6 +32,12 @@ test-py: install
 
 test: sync test-nbs test-py
 
+# Break each published claim in a scratch copy and check that its tests fail (tools/mutation_check.py; about 10 minutes
+# on 2 cores, so not part of `make test`).
+.PHONY: mutation
+mutation: install
+	$(BIN)/python tools/mutation_check.py
+
 # The main job: train an HRNet on 1000 synthetic faces (generated on first use), then predict on faces it never saw.
 DEMO_SIZE := 96
 demo: export OMP_NUM_THREADS = 2

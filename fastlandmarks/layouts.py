@@ -275,27 +275,6 @@ def infer_flip_idx(points,      # Annotated shapes `(N, K, 2)`, `NaN` for missin
     if rms>tol: raise ValueError(f"mirrored shapes match the originals only to {rms:.2f} of the shape size (tol={tol}): are the shapes left-right symmetric?")
     return perm
 
-# %% ../nbs/03_layouts.ipynb #46f1dfdd
-def _symmetric_shapes(flip_idx, n:int, noise=0.02, max_deg=20., missing=0., seed=0)->Tensor:
-    "`n` noisy, tilted, scaled and shifted shapes `(n, K, 2)` symmetric under `flip_idx`, with a share of points missing"
-    g = torch.Generator().manual_seed(seed)
-    f = torch.tensor(flip_idx)
-    k = len(f)
-    m = math.ceil(math.sqrt(k))+1  # an m×m grid of cells on the left half: one landmark per cell keeps them apart
-    cell = torch.randperm(m*m, generator=g)[:k]
-    xy = (torch.stack([cell%m, cell//m], -1) + 0.5 + 0.3*(torch.rand(k,2, generator=g)-0.5)) / m
-    base = torch.stack([-xy[:,0], xy[:,1]*2-1], -1)
-    axis = f==torch.arange(k)
-    rows = torch.randperm(int(axis.sum()), generator=g)  # landmarks on the axis get a row each
-    base[axis] = torch.stack([torch.zeros_like(rows, dtype=torch.float), (rows+0.5)/len(rows)*2-1], -1)
-    first = torch.arange(k) < f
-    base[f[first]] = base[first]*torch.tensor([-1.,1.])  # the partner of a landmark is its mirror image
-    th = (torch.rand(n, generator=g)*2-1)*max_deg*math.pi/180
-    rot = torch.stack([torch.stack([th.cos(), -th.sin()], -1), torch.stack([th.sin(), th.cos()], -1)], -2)
-    pts = (base + noise*torch.randn(n, k, 2, generator=g)) @ rot.transpose(1,2)
-    pts = pts*(0.5+torch.rand(n,1,1, generator=g)) + torch.randn(n,1,2, generator=g)
-    return pts.masked_fill(torch.rand(n, k, 1, generator=g)<missing, float('nan'))
-
 # %% ../nbs/03_layouts.ipynb #de4fced0
 def infer_layout(points,          # Annotated shapes `(N, K, 2)` (training annotations), `NaN` for missing points
                  name='inferred', # Name of the layout

@@ -102,6 +102,16 @@ def _annotation_file(item, suffix:str)->Path:
     p = Path(item)
     return p if p.suffix.lower()==suffix else p.with_suffix(suffix)
 
+# %% ../nbs/05_readers.ipynb #4220696d
+def _one_annotation(x,          # What a reader of one annotation was given
+                    reader:str, # The reader's name
+                    items:str,  # The name of the function that reads the whole file into items
+                   ):
+    "Refuse a file path given to a reader of one annotation, naming the function that reads the file"
+    if isinstance(x, (str, Path)):
+        raise TypeError(f"{reader} reads one annotation, not a file: for the file {str(x)!r}, make the items with "
+                        f"{items}({str(x)!r}) and pass {reader} as get_y (or call it on each item)")
+
 # %% ../nbs/05_readers.ipynb #656a5464
 def _pts_count(numbered:list, opening:int, fn)->int:
     "The `n_points:` value of a `.pts` header (the lines before the one at index `opening`)"
@@ -218,6 +228,7 @@ def read_coco_keypoints(ann_or_item,     # One COCO annotation `dict`, or an ite
                         min_visibility=1, # Points with a smaller `v` are missing (`NaN`): 1 keeps occluded points, 2 drops them
                        )->TensorPoint:   # `(K, 2)` points in image pixels, with the object's `box`
     "Landmarks of one COCO keypoint annotation (integer pixel indices) in continuous image pixels"
+    _one_annotation(ann_or_item, 'read_coco_keypoints', 'coco_keypoint_items')
     item = ann_or_item if isinstance(ann_or_item, LandmarkItem) else _coco_item(ann_or_item, key, box_key, min_visibility)
     return item_points(item, n_points)
 
@@ -295,6 +306,7 @@ def read_keypoints_csv(row_or_item,  # The coordinates of one CSV row (`x0, y0, 
                        n_points=None, # The number of points expected, to check
                       )->TensorPoint: # `(K, 2)` points in image pixels
     "Landmarks of one row of a keypoints CSV (0-based pixel centres) in continuous image pixels"
+    _one_annotation(row_or_item, 'read_keypoints_csv', 'keypoints_csv_items')
     if isinstance(row_or_item, LandmarkItem): return item_points(row_or_item, n_points)
     vals = ['nan' if v is None or str(v).strip()=='' else v for v in row_or_item]
     if len(vals)%2: raise ValueError(f"{len(vals)} coordinates do not make (x, y) pairs")
@@ -397,6 +409,7 @@ def read_dlib_xml(box_or_item,   # A box record (`box`: top, left, width, height
                   n_points=None, # The number of points (by default the largest part index plus one)
                  )->TensorPoint: # `(K, 2)` points in image pixels, with the `box`
     "Landmarks of one box of a dlib / imglab XML file (0-based pixel centres) in continuous image pixels"
+    _one_annotation(box_or_item, 'read_dlib_xml', 'dlib_xml_items')
     item = box_or_item if isinstance(box_or_item, LandmarkItem) else _dlib_item(box_or_item, n_points)
     return item_points(item, n_points)
 

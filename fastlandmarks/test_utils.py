@@ -7,11 +7,13 @@ from __future__ import annotations
 from fastai.vision.all import *
 import cv2
 from .core import *
+from .heatmaps import *
 from .transforms import *
 from .losses import *
 
 # %% auto #0
-__all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'make_dots', 'dots_dblock', 'dots_dls', 'dots_learner', 'astronaut']
+__all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'make_dots', 'dot_centres', 'dots_dblock', 'dots_dls', 'dots_learner', 'DotFinder',
+           'symmetric_shapes', 'astronaut']
 
 # %% ../nbs/97_test_utils.ipynb #f918a8b6
 def dot_colours(k:int)->np.ndarray:
@@ -34,6 +36,21 @@ def make_dots(n:int,        # Number of images
         inside = ((yx - pts[:,None,None,i,::-1])**2).sum(-1) <= radius**2
         imgs[inside] = c
     return imgs, pts
+
+# %% ../nbs/97_test_utils.ipynb #7f5d63de
+def dot_centres(x:Tensor,  # Images `(B, 3, H, W)`, values in `[0, 1]`
+                k:int,     # The number of dot colours (landmarks)
+                tol=0.1,   # Largest squared RGB distance from a dot's colour for a pixel to belong to it
+               )->tuple:   # Centres `(B, K, 2)` in `[-1, 1]`, and the number of pixels of each dot `(B, K)`
+    "The centroid of the pixels of each dot colour in `x`"
+    cols = torch.tensor(dot_colours(k), dtype=x.dtype, device=x.device)/255
+    m = (((x[:,None] - cols[None,:,:,None,None])**2).sum(2) < tol).to(x.dtype)  # (B, K, H, W): the pixels of each dot
+    h,w = x.shape[-2:]
+    xs = (2*torch.arange(w, device=x.device, dtype=x.dtype)+1)/w - 1
+    ys = (2*torch.arange(h, device=x.device, dtype=x.dtype)+1)/h - 1
+    n = m.sum((-2,-1))
+    c = torch.stack([(m.sum(-2)*xs).sum(-1), (m.sum(-1)*ys).sum(-1)], -1) / n.clamp(min=1)[...,None]
+    return c, n
 
 # %% ../nbs/97_test_utils.ipynb #69cbb7db
 def dots_dblock(imgs:np.ndarray, pts:np.ndarray, # Data from `make_dots`
@@ -61,6 +78,47 @@ def dots_learner(dls, arch=resnet18, **kwargs)->Learner:
     "A `unet_learner` for heatmap targets, untrained (`pretrained=False`)"
     k = dls.one_batch()[1].shape[1]
     return unet_learner(dls, arch, n_out=k, pretrained=False, loss_func=gaussian_heatmap_loss, **kwargs)
+
+# %% ../nbs/97_test_utils.ipynb #240998f0
+class DotFinder(Module):
+    "The centres of the `k` dots of each image by colour: flat coordinates in `[-1, 1]`, or Gaussian heatmaps"
+    def __init__(self,
+                 k:int,             # The number of dots (landmarks)
+                 heatmap_size=None, # Output Gaussian heatmaps of this size instead of coordinates
+                 sigma=1.,          # The heatmaps' standard deviation, in heatmap cells
+                ):
+        self.k,self.heatmap_size,self.sigma = k,heatmap_size,sigma
+        self.unused = nn.Parameter(torch.zeros(1))  # a parameter, so that fastai finds a device and an optimiser
+    def forward(self, x:Tensor)->Tensor:
+        c = dot_centres(as_plain(x), self.k)[0]
+        return c.flatten(1) if self.heatmap_size is None else gaussian_heatmaps(c, self.heatmap_size, self.sigma)
+
+# %% ../nbs/97_test_utils.ipynb #f16e3e0b
+def symmetric_shapes(flip_idx,      # The flip map the shapes are symmetric under
+                     n:int,         # Number of shapes
+                     noise=0.02,    # Standard deviation of the annotation noise, in units of the shape's half-width
+                     max_deg=20.,   # Largest tilt, in degrees either way
+                     missing=0.,    # Share of points set to `NaN`
+                     seed=0,        # Seed: the same seed gives the same shapes
+                    )->Tensor:      # Shapes `(n, K, 2)`
+    "`n` noisy, tilted, scaled and shifted shapes `(n, K, 2)` symmetric under `flip_idx`, with a share of points missing"
+    g = torch.Generator().manual_seed(seed)
+    f = torch.tensor(flip_idx)
+    k = len(f)
+    m = math.ceil(math.sqrt(k))+1  # an m×m grid of cells on the left half: one landmark per cell keeps them apart
+    cell = torch.randperm(m*m, generator=g)[:k]
+    xy = (torch.stack([cell%m, cell//m], -1) + 0.5 + 0.3*(torch.rand(k,2, generator=g)-0.5)) / m
+    base = torch.stack([-xy[:,0], xy[:,1]*2-1], -1)
+    axis = f==torch.arange(k)
+    rows = torch.randperm(int(axis.sum()), generator=g)  # landmarks on the axis get a row each
+    base[axis] = torch.stack([torch.zeros_like(rows, dtype=torch.float), (rows+0.5)/len(rows)*2-1], -1)
+    first = torch.arange(k) < f
+    base[f[first]] = base[first]*torch.tensor([-1.,1.])  # the partner of a landmark is its mirror image
+    th = (torch.rand(n, generator=g)*2-1)*max_deg*math.pi/180
+    rot = torch.stack([torch.stack([th.cos(), -th.sin()], -1), torch.stack([th.sin(), th.cos()], -1)], -2)
+    pts = (base + noise*torch.randn(n, k, 2, generator=g)) @ rot.transpose(1,2)
+    pts = pts*(0.5+torch.rand(n,1,1, generator=g)) + torch.randn(n,1,2, generator=g)
+    return pts.masked_fill(torch.rand(n, k, 1, generator=g)<missing, float('nan'))
 
 # %% ../nbs/97_test_utils.ipynb #a57c0e02
 ASTRONAUT_POINTS = tensor([[192.5,93.5], [261.,91.], [203.5,100.], [246.,103.5], [222.5,126.], [202.5,141.], [245.,141.], [225.,175.]])

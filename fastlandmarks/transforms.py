@@ -52,6 +52,11 @@ def _is_cell_distribution(hm:Tensor)->bool:
     mass = hm.sum((-2,-1))
     return bool((hm>=0).all() and (((mass-1).abs()<1e-4) | (mass==0)).all())
 
+def _is_target(hm:Tensor)->bool:
+    "Whether `hm` holds targets of randomised rounding, drawn or expected: cell distributions of at most four cells each"
+    return _is_cell_distribution(hm) and bool(((hm!=0).flatten(-2).sum(-1)<=4).all())
+
+# %% ../nbs/02_transforms.ipynb #0c9d41e3
 class RandomBinaryHeatmapTransform(HeatmapTargetTransform):
     "Turn scaled `TensorPoint` targets into randomised-rounding binary `Heatmap`s, their expectation on validation (and back)"
     def __init__(self,
@@ -67,10 +72,14 @@ class RandomBinaryHeatmapTransform(HeatmapTargetTransform):
         return super().__call__(b, split_idx=split_idx, **kwargs)
     def encode_points(self, pts):
         return (expected_binary_heatmaps if self.expected else random_binary_heatmaps)(pts, self.heatmap_size)
-    def decode_preds(self, preds): return topk_heatmap2coord(self.at_target_size(preds), self.topk, scale=True)
+    def decode_preds(self, preds):
+        "Points in `[-1, 1]` from predicted logits, or from their probabilities (decoded through their logarithm)"
+        p = as_plain(preds)
+        if _is_cell_distribution(p): p = p.float().clamp(min=torch.finfo(torch.float32).tiny).log()
+        return topk_heatmap2coord(self.at_target_size(p), self.topk, scale=True)
     def decode_heatmaps(self, hm):
-        "Targets (drawn or expected) by their centroid, predictions by their top-k"
-        return heatmap_centroid(hm, scale=True) if _is_cell_distribution(as_plain(hm)) else self.decode_preds(hm)
+        "Targets (drawn or expected) by their centroid, predictions (logits or probabilities) by their top-k"
+        return heatmap_centroid(hm, scale=True) if _is_target(as_plain(hm)) else self.decode_preds(hm)
 
 # %% ../nbs/02_transforms.ipynb #5f7f16ab
 def target_transform(dls)->HeatmapTargetTransform|None:

@@ -1,7 +1,8 @@
 """Bad input fails early with an error whose message names the culprit; odd but valid images are converted (issue 7).
 
-Tests marked `xfail(strict=True)` document a missing check: each names the fix proposed in the issue-7 report, and fails
-(XPASS) once the fix lands, so that its mark is removed.
+Unreadable, truncated or missing images, annotations with the wrong number of points, empty datasets, heatmap sizes and
+sigmas out of range, and layouts or `n_out` that do not fit the data: each raises an error naming the file, the value or
+both counts, in the library and in the command line's datasets.
 """
 import re
 import numpy as np, pytest, torch
@@ -69,9 +70,6 @@ def test_unreadable_image_to_predict_is_named(learner, tmp_path, damage):
     fn = tmp_path/'face.png'
     if damage!='missing': fn.write_bytes(BROKEN[damage](b''))
     with pytest.raises(NAMED, match=re.escape(str(fn))): learner.predict(fn)
-
-TRUNCATED_FIX = ("a truncated image raises PIL's OSError('image file is truncated') without the file name: open images "
-                 "with a get_x that names the file (readers.open_image, used by the CLI and inference; see the issue-7 report)")
 
 def test_truncated_image_in_the_cli_dataset_is_named(dataset):
     victim = dataset[3]

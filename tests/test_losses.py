@@ -52,3 +52,28 @@ def test_coordinate_losses_ignore_missing_points(seed, loss):
     assert loss(pred.half(), targ).dtype == torch.float32
     assert loss(torch.nan_to_num(pts), targ) == 0
     assert loss(pred, targ) > 0
+
+
+def test_spatial_softmax_predictions_decode_alike_in_metrics_preds_and_pictures():
+    """`SpatialSoftmaxLoss`'s activation makes `get_preds` return probabilities: they decode to the points of the raw logits
+    (what the metrics see), and so do the pictures of `show_results`, near the dots the logits peak on."""
+    from fastai.vision.all import Learner, Tensor
+    from fastlandmarks.core import scaled_to_pixels
+    from fastlandmarks.transforms import RandomBinaryHeatmapTransform, preds_to_points
+    from fastlandmarks.test_utils import make_dots, dots_dblock, dot_centres, DotFinder
+    class Confident(DotFinder):
+        "Logits peaked on the dots: 20 at a dot's Gaussian peak, falling to 0 away from it"
+        def forward(self, x): return 20*super().forward(x)
+    imgs, pts = make_dots(8, size=32, k=3)
+    dls = dots_dblock(imgs, pts, batch_tfms=RandomBinaryHeatmapTransform(16)).dataloaders(None, bs=2, num_workers=0)
+    learn = Learner(dls, Confident(3, heatmap_size=16), loss_func=SpatialSoftmaxLoss())
+    b = dls.valid.one_batch()
+    probs, _, decoded = learn.get_preds(dl=[b], with_decoded=True)
+    assert torch.allclose(probs.sum((-2, -1)), torch.ones(2, 3))  # probabilities indeed
+    with torch.no_grad(): logits = learn.model(b[0])
+    from_logits = preds_to_points(logits, dls)
+    torch.testing.assert_close(preds_to_points(probs, dls), from_logits, atol=1e-5, rtol=0)
+    # the top-9 mean of a sampled Gaussian leans to its peak cell: 0.28 cells off the dot at most (measured)
+    torch.testing.assert_close(from_logits, dot_centres(b[0].as_subclass(Tensor), 3)[0], atol=0.4*2/16, rtol=0)
+    pictured = torch.stack([p[0].as_subclass(Tensor) for p in dls.valid.show_results(b, decoded, show=False)[3]])
+    torch.testing.assert_close(pictured, scaled_to_pixels(from_logits, 32), atol=1e-4, rtol=0)

@@ -13,7 +13,12 @@ from fastlandmarks.heatmaps import *
 
 torch.set_num_threads(1)
 NAN = float('nan')
-TOL = 0.05  # heatmap cells: the sub-pixel round trip must be this close anywhere on the image
+
+def tol(sigma:float)->float:
+    """Heatmap cells: how close the sub-pixel round trip of a Gaussian of `sigma` cells must be, anywhere on the image.
+    The README states 1.5e-6 cells (for sigma = 2); measured over 1500 random cases (sizes 3-80, sigma 0.4-40, points on
+    the edges), the error is at most 1e-6·max(1, sigma²): float32 logarithms of a wide Gaussian lose digits as sigma grows."""
+    return 2e-6*max(1., sigma**2)
 
 
 def random_points(seed, b, k, border=0.5, missing=0., outside=0.):
@@ -66,7 +71,7 @@ def gaussian_cases(draw, min_sigma=0.4):
 
 @settings(max_examples=60, deadline=None)
 @given(seeds, gaussian_cases())
-def test_gaussian_round_trip_within_a_twentieth_of_a_cell(seed, case):
+def test_gaussian_round_trip_to_a_millionth_of_a_cell(seed, case):
     size, sigma, b, k = case
     pts = random_points(seed, b, k, missing=0.1, outside=0.1)
     hm = gaussian_heatmaps(pts, size, sigma)
@@ -75,11 +80,11 @@ def test_gaussian_round_trip_within_a_twentieth_of_a_cell(seed, case):
     assert torch.equal(empty_channels(hm), ~keep)
     assert (hm[keep].flatten(-2).amax(-1) > math.exp(-1/(4*sigma**2)) - 1e-6).all()  # the peak cell is within half a cell
     err = (heatmap2subpixel(hm) - scaled_to_cells(pts, size)).abs()[keep]
-    assert err.numel()==0 or err.max() <= TOL, f"max error {err.max():.3f} cells"
+    assert err.numel()==0 or err.max() <= tol(sigma), f"max error {err.max():.2e} cells (sigma {sigma:.2f})"
     dec = decode_points(hm, is_target=True)
     assert torch.equal(dec.isnan().any(-1), ~keep)
     cell = torch.tensor([2/size[1], 2/size[0]])
-    assert ((dec - pts).abs()[keep] <= TOL*cell + 1e-6).all()
+    assert ((dec - pts).abs()[keep] <= tol(sigma)*cell + 2e-7).all()  # and float32 rounding of [-1, 1] coordinates
 
 @pytest.mark.parametrize('sigma', [0.2, 0.3, 0.35])
 def test_narrow_gaussians_decode_at_the_edges(sigma):
@@ -87,7 +92,7 @@ def test_narrow_gaussians_decode_at_the_edges(sigma):
     edge = torch.linspace(0.9, 1., 41)
     pts = torch.stack([torch.cat([edge, -edge]), torch.zeros(82)], -1)[None]
     err = (heatmap2subpixel(gaussian_heatmaps(pts, size, sigma)) - scaled_to_cells(pts, size)).abs().max()
-    assert err <= TOL
+    assert err <= tol(sigma), f"max error {err:.2e} cells"
 
 @settings(max_examples=30, deadline=None)
 @given(seeds, gaussian_cases(min_sigma=1.))
@@ -138,3 +143,17 @@ def test_binary_targets_are_unbiased_inside_the_grid(seed, size, k):
     inner = ((c >= 0) & (c <= torch.tensor([w-1., h-1.]))).all(-1)
     mean = heatmap2argmax(draws).mean(0)
     assert ((mean - c).abs()[inner] <= 0.05).all()
+
+def test_binary_targets_draw_each_corner_with_its_bilinear_probability():
+    "x and y are rounded independently: each of the four cells around a point is drawn with the product of its 1-D weights"
+    size, n = (6, 8), 20000
+    pts = cells_to_scaled(torch.tensor([[[2.3, 1.6], [4.5, 3.5], [1.8, 4.1], [6.05, 0.7]]]), size)
+    draws = random_binary_heatmaps(pts.expand(n, 4, 2), size, generator=torch.Generator().manual_seed(0)).mean(0)
+    expected = torch.zeros(4, *size)
+    for i,(x,y) in enumerate(scaled_to_cells(pts[0], size).tolist()):  # the bilinear weights, written out
+        x0, y0, fx, fy = math.floor(x), math.floor(y), x - math.floor(x), y - math.floor(y)
+        for dx, wx in ((0, 1-fx), (1, fx)):
+            for dy, wy in ((0, 1-fy), (1, fy)): expected[i, y0+dy, x0+dx] += wx*wy
+    # 20000 draws: a cell's frequency has a standard error of at most 0.0035; sharing one random number for x and y
+    # would move the corners of the first point by 0.12
+    torch.testing.assert_close(draws, expected, atol=0.02, rtol=0)

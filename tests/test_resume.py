@@ -52,12 +52,13 @@ def test_save_model_checkpoint_loads_and_training_continues(head, tmp_path):
 # ---------------------------------------------------------------- the command line's --resume
 
 class Interrupt(Callback):
-    "Raise `exc` right after the checkpoint of epoch `after`, keeping the weights and optimizer state it saved"
+    "Raise `exc` right after the checkpoint of epoch `after`, keeping the weights and optimizer state it saved and the NMEs so far"
     order = EpochCheckpoint.order + 1
     def __init__(self, after, exc): self.after, self.exc = after, exc
     def after_epoch(self):
         if self.epoch < self.after: return
         self.learn.interrupted_state = deepcopy(self.learn.model.state_dict()), deepcopy(self.opt.state_dict())
+        self.nmes = [row[self.recorder.metric_names.index('nme')-1] for row in self.recorder.values]  # values skip 'epoch'
         raise self.exc()
 
 class Spy(Callback):
@@ -75,11 +76,11 @@ class Spy(Callback):
         if self.recorder.values and len(self.recorder.values[-1]): self.learn.spied['nme'].append(self.recorder.values[-1][-1])
 
 def _train(out, monkeypatch, resume=False, stop=None, pretrained=False, epochs=EPOCHS):
-    "`train_landmarks` on the dots into `out`, with a `Spy` (and an `Interrupt` after epoch `stop`); the learner, or the exception"
+    "`train_landmarks` on the dots into `out`, with a `Spy` (and the `Interrupt` callback `stop`); the learner, or the exception"
     make = cli.landmark_model
     def spied(*args, **kwargs):
         learn = make(*args, **kwargs)
-        return learn.add_cbs([Spy()] + ([Interrupt(*stop)] if stop else []))
+        return learn.add_cbs([Spy()] + ([stop] if stop else []))
     monkeypatch.setattr(cli, 'landmark_model', spied)
     set_seed(0)
     arch = timm_encoder(BODY, pretrained=False) if pretrained else BODY  # a body module: "pretrained" without downloading
@@ -98,15 +99,12 @@ def no_progress():
     try: yield
     finally: defaults.callbacks = old
 
-CLI_RESUME_FIX = ("train_landmarks resumes with fit_one_cycle(start_epoch=...), whose skipped epochs leave empty recorder rows "
-                  "that fastai's SaveModelCallback indexes (fastai#3780: IndexError); see the issue-7 report for the fix")
-
 @pytest.mark.parametrize('exc', [KeyboardInterrupt, CancelFitException])
 def test_interrupted_run_resumes_at_the_next_epoch_from_the_saved_state(exc, tmp_path, monkeypatch):
     full = _train(tmp_path/'full', monkeypatch)                     # the same run, never interrupted, for its schedule
     out = tmp_path/'run'
     with pytest.raises(KeyboardInterrupt) if exc is KeyboardInterrupt else nullcontext():
-        stopped = _train(out, monkeypatch, stop=(STOP_AFTER, exc))
+        stopped = _train(out, monkeypatch, stop=Interrupt(STOP_AFTER, exc))
     learn_files = json.loads((out/'models'/'last.json').read_text())
     assert learn_files['epochs_done'] == STOP_AFTER+1 and (out/'models'/'last.pth').exists()
     saved_model, saved_opt = torch.load(out/'models'/'last.pth', weights_only=False).values()
@@ -123,16 +121,18 @@ def test_interrupted_run_resumes_at_the_next_epoch_from_the_saved_state(exc, tmp
 
 def test_resumed_run_keeps_the_best_nme_of_the_interrupted_one(tmp_path, monkeypatch):
     out = tmp_path/'run'
-    with pytest.raises(KeyboardInterrupt): _train(out, monkeypatch, stop=(STOP_AFTER, KeyboardInterrupt))
+    stop = Interrupt(STOP_AFTER, KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt): _train(out, monkeypatch, stop=stop)
     first = json.loads((out/'models'/'last.json').read_text())
     resumed = _train(out, monkeypatch, resume=True)
-    assert resumed.spied['best'][0] < float('inf'), "SaveModelCallback starts the resumed run from the best NME so far"
+    assert len(stop.nmes) == STOP_AFTER+1 and len(set(stop.nmes)) > 1  # epochs of different NMEs: the best is the min
+    assert resumed.spied['best'][0] == pytest.approx(min(stop.nmes), rel=1e-6), "the resumed run starts from the best NME so far"
     assert first['epochs_done'] == STOP_AFTER+1
 
 
 def test_pretrained_run_resumes_unfrozen(tmp_path, monkeypatch):
     out = tmp_path/'run'
-    with pytest.raises(KeyboardInterrupt): _train(out, monkeypatch, stop=(STOP_AFTER, KeyboardInterrupt), pretrained=True)
+    with pytest.raises(KeyboardInterrupt): _train(out, monkeypatch, stop=Interrupt(STOP_AFTER, KeyboardInterrupt), pretrained=True)
     resumed = _train(out, monkeypatch, resume=True, pretrained=True)
     assert all(p.requires_grad for p in resumed.model.parameters()), "the body trains after fine_tune's frozen epoch"
     assert epochs_done(resumed) == EPOCHS + 1  # fine_tune: one frozen epoch, then EPOCHS unfrozen ones

@@ -35,38 +35,30 @@ def test_stock_workflow_with_heatmaps(tmp_path):
     torch.testing.assert_close(pts2.as_subclass(torch.Tensor), pts.as_subclass(torch.Tensor))
 
 
-def _feature_centres(img, k):
-    "Centroid (x, y) in continuous pixels of each dot colour in a float CHW image; NaN where a dot left the image"
-    cols = torch.tensor(dot_colours(k), dtype=torch.float32)/255
-    d = ((img[None] - cols[:, :, None, None])**2).sum(1)            # k×H×W colour distances
-    mask = (d < 0.1).float()
-    h, w = img.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h)+0.5, torch.arange(w)+0.5, indexing='ij')
-    n = mask.sum((1, 2))
-    c = torch.stack([(mask*xs).sum((1, 2))/n, (mask*ys).sum((1, 2))/n], -1)
-    return torch.where((n > 8)[:, None], c, torch.nan)  # only dots fully visible enough to locate
-
-
 @pytest.mark.parametrize('hm_size', [16, 64, 100])
 def test_target_peak_on_feature_after_augmentation(hm_size):
-    "After resize + rotation + zoom, each target's peak lies on the feature it labels (median ≤ 1 px)"
+    "After resize + rotation + zoom, each target's peak lies on the feature it labels (median ≤ 0.3 px)"
+    # The README states a median of 0.2 px: measured 0.175 to 0.242 px over seeds 0-7, the same at every heatmap size (the
+    # decoding is exact; what remains is where the dots' blended edges put their colour centroids). A half-cell shift of
+    # the targets moves every peak by 0.3 to 2 px.
+    set_seed(0)
     tfms = aug_transforms(do_flip=False, max_rotate=30, max_zoom=1.3, min_scale=1., p_affine=1., max_lighting=0, max_warp=0)
     dls = dots_dls(n=48, size=80, k=4, bs=16, heatmap_size=hm_size, sigma=1.5, item_tfms=Resize(64), batch_tfms=tfms)
     xb, yb = dls.train.one_batch()
-    peaks = scaled_to_pixels(decode_points(yb, is_target=True), 64)
-    feats = torch.stack([_feature_centres(x.as_subclass(torch.Tensor), 4) for x in xb.cpu()])
-    err = (peaks - feats).norm(dim=-1)
+    feats, n = dot_centres(xb.as_subclass(torch.Tensor), 4)
+    feats[n <= 8] = torch.nan                                        # only dots visible enough to locate
+    err = (decode_points(yb, is_target=True) - feats).norm(dim=-1) * 32  # [-1, 1] units to pixels of the 64 px images
     err = err[~err.isnan()]
     assert len(err) > 32, len(err)
     print(f"median {err.median():.3f} px, n={len(err)}")
-    assert err.median() <= 1.0, f"median {err.median():.2f} px"
+    assert err.median() <= 0.3, f"median {err.median():.3f} px"
 
 
 @pytest.mark.parametrize('size,sigma', [((64, 64), 2.), ((64, 48), 1.), ((13, 200), 3.), ((256, 256), 1.5)])
 def test_encode_decode_round_trip(size, sigma):
-    "Encode→decode round trip ≤ 0.05 heatmap px, at any heatmap size relative to the image"
+    "Encode→decode round trip within 2e-6·max(1, sigma²) heatmap cells (measured ≤ 1e-6·max(1, sigma²)), at any heatmap size"
     pts = TensorPoint(torch.rand(4, 68, 2)*2-1)
     tfm = HeatmapTransform(size, sigma)
     back = tfm.decode(tfm(pts))
     err = (scaled_to_cells(back.as_subclass(torch.Tensor), size) - scaled_to_cells(pts.as_subclass(torch.Tensor), size)).abs()
-    assert err.max() <= 0.05
+    assert err.max() <= 2e-6*max(1, sigma**2), f"max error {err.max():.2e} cells"
