@@ -84,13 +84,13 @@ def predict_faces(learn:Learner, # A trained landmark learner (or one from `load
                  )->list:        # For each image, a list of `LandmarkFace`s, best score first; empty when no face is found
     "The landmarks of every face of each image, in the image's own pixels"
     imgs = [open_image(i) for i in images]  # opened once, for the detector and the crops
-    if detector is not None and not _detects(learn, boxes, None):
+    if detector is not None and (boxes is not None or training_crop(learn) is None):
         why = 'boxes are given' if boxes is not None else 'the model was trained on whole images (no CropToBox)'
         raise ValueError(f"predict_faces got a detector, but {why}: pass no detector")
     if _detects(learn, boxes, detector):
         det = as_detector(detector)
         found = [detect_faces(i, det) for i in imgs]
-        faces = [(i, b, float(s)) for i,(bs_,ss) in enumerate(found) for b,s in zip(bs_, ss)]
+        faces = [(i, b, float(s)) for i,(found_boxes,scores) in enumerate(found) for b,s in zip(found_boxes, scores)]
     else: faces = [(i, b, None) for i,b in enumerate(_per_image(imgs, boxes))]
     res = [[] for _ in imgs]
     if not faces: return res

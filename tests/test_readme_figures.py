@@ -6,7 +6,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 REAL = ROOT/'benchmarks'/'real'
 sys.path.insert(0, str(ROOT/'benchmarks'))
-from bench_real import SETUPS
+from bench_real import SETUPS, best_setup, heatmap_setups, mean_nme
 
 
 def _runs(name:str)->dict:
@@ -20,11 +20,10 @@ def _runs(name:str)->dict:
 def real_figures()->dict:
     "The phrases the README quotes, formatted from the benchmark's JSON as the README writes them"
     heads, d = _runs('real_cpu')
-    nme = lambda rs: statistics.mean(x['nme'] for x in rs)
     sd = lambda rs: statistics.stdev(x['nme'] for x in rs)
     rec = heads['recipe']
-    return {'recipe': f"{nme(rec):.2f} ± {sd(rec):.2f}% NME", 'dlib': f"{d['dlib']['nme']:.2f}%",
-            'stock': f"{nme(heads['stock']):.2f}%", 'regression': f"{nme(heads['regression']):.2f}%",
+    return {'recipe': f"{mean_nme(rec):.2f} ± {sd(rec):.2f}% NME", 'dlib': f"{d['dlib']['nme']:.2f}%",
+            'stock': f"{mean_nme(heads['stock']):.2f}%", 'regression': f"{mean_nme(heads['regression']):.2f}%",
             'mean shape': f"{d['mean_shape']['nme']:.2f}%",
             'minutes': f"{statistics.mean(x['train_s'] for x in rec)/60:.0f} minutes",
             'seeds': f"{len(rec)} seeds", 'heatmap heads': heatmap_heads_claim(heads), 'best': best_claim(heads)}
@@ -32,15 +31,14 @@ def real_figures()->dict:
 
 def best_claim(heads:dict)->str:
     "How the README names the most accurate setup at the benchmark's equal budget, with its NME"
-    best = min((k for k in heads if k not in ('stock', 'recipe')), key=lambda k: statistics.mean(r['nme'] for r in heads[k]))
-    return f"the most accurate is {SETUPS[best][0]} ({statistics.mean(r['nme'] for r in heads[best]):.2f}%)"
+    best = best_setup(heads)
+    return f"the most accurate is {SETUPS[best][0]} ({mean_nme(heads[best]):.2f}%)"
 
 
 def heatmap_heads_claim(heads:dict)->str:
     "How the README states the heatmap heads (with their default loss) against regression: on every seed, or on average"
     reg = [r['nme'] for r in heads['regression']]
-    hm = [k for k in heads if SETUPS[k][2] is not None and SETUPS[k][4] is None]
-    every = all(r['nme']<b for k in hm for r,b in zip(heads[k], reg))
+    every = all(r['nme']<b for k in heatmap_setups(heads) for r,b in zip(heads[k], reg))
     return f"every heatmap head beats regression ({statistics.mean(reg):.2f}%) on {'every seed' if every else 'average'}"
 
 
