@@ -14,6 +14,7 @@ from .transforms import *
 from .layouts import *
 from .data import *
 from .readers import *
+from .boxes import *
 from .synthetic import *
 from .metrics import *
 from .inference import *

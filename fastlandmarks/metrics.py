@@ -10,6 +10,7 @@ from .heatmaps import *
 from .transforms import *
 from .layouts import LandmarkLayout, get_layout, as_layout
 from .data import layout_of
+from .boxes import points_box
 
 # %% auto #0
 __all__ = ['NORMS', 'norm_layout', 'check_norm', 'check_layout', 'as_points', 'normaliser', 'point_errors', 'nme', 'pck',
@@ -58,10 +59,9 @@ def as_points(x,              # Points `(..., K, 2)` as a tensor or an array
 def _present(t:Tensor)->Tensor: return ~t.isnan().any(-1)
 
 def _box_sides(t:Tensor)->Tensor:
-    "Width and height `(..., 2)` of the box around the present points, `NaN` without any"
-    keep = _present(t)[...,None]
-    sides = torch.where(keep, t, math.inf).amin(-2).neg() + torch.where(keep, t, -math.inf).amax(-2)
-    return torch.where(keep.any(-2), sides, math.nan)
+    "Width and height `(..., 2)` of the box around the present points (`points_box`), `NaN` without any"
+    box = points_box(t)
+    return box[...,2:]-box[...,:2]
 
 def _iod(t, layout): return (t[...,layout.norm_idx[0],:] - t[...,layout.norm_idx[1],:]).norm(dim=-1)
 def _ipd(t, layout):

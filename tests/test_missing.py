@@ -11,7 +11,7 @@ from fastlandmarks.core import as_plain, scaled_to_pixels
 from fastlandmarks.heatmaps import empty_channels, in_image
 from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points, targs_to_points
 from fastlandmarks.data import LandmarkBlock
-from fastlandmarks.readers import CropToBox
+from fastlandmarks.boxes import CropToBox
 from fastlandmarks.losses import *
 from fastlandmarks.metrics import NME
 from fastlandmarks.test_utils import dots_dblock
