@@ -16,7 +16,7 @@ import copy, warnings
 import pytest, torch
 from fastai.vision.all import *
 from fastlandmarks.core import scaled_to_cells
-from fastlandmarks.heatmaps import gaussian_heatmaps, heatmap2subpixel
+from fastlandmarks.heatmaps import gaussian_heatmaps, decode_subpixel
 from fastlandmarks.losses import *
 from reliability_utils import *
 
@@ -82,4 +82,4 @@ def test_training_in_bf16_matches_float32_and_to_fp16_is_float32_on_cpu(head):
 def test_low_precision_gaussian_heatmaps_decode_to_a_fraction_of_a_cell(dtype, tol, sigma):
     pts = torch.rand(4, 68, 2, generator=torch.Generator().manual_seed(0))*2 - 1
     hm = gaussian_heatmaps(pts, 64, sigma).to(dtype)
-    assert (heatmap2subpixel(hm) - scaled_to_cells(pts, 64)).abs().max() <= tol
+    assert (decode_subpixel(hm) - scaled_to_cells(pts, 64)).abs().max() <= tol

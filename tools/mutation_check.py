@@ -25,7 +25,7 @@ MUTATIONS = [
     mutation('resume sets the best NME to 0', 'fastlandmarks/cli.py',
              'if self.best is not None: cb.best = self.best', 'if self.best is not None: cb.best = 0.',
              'tests/test_resume.py::test_resumed_run_keeps_the_best_nme_of_the_interrupted_one'),
-    mutation('heatmap2subpixel biased by 0.04 cells', 'fastlandmarks/heatmaps.py',
+    mutation('decode_subpixel biased by 0.04 cells', 'fastlandmarks/heatmaps.py',
              'return _maybe_scale(mid + off, (h,w), scale)', 'return _maybe_scale(mid + off + 0.04, (h,w), scale)',
              'tests/test_properties.py', 'tests/test_workflow.py::test_encode_decode_round_trip'),
     mutation('Gaussian targets shifted by half a cell', 'fastlandmarks/heatmaps.py',
