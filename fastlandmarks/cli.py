@@ -19,13 +19,13 @@ from .synthetic import *
 from .metrics import *
 from .inference import *
 from .models import *
+from .interpret import *
 import fastlandmarks.learner
 
 # %% auto #0
 __all__ = ['FORMATS', 'RECIPE', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'dataset_layout', 'target_tfms',
            'landmark_dataloaders', 'EpochCheckpoint', 'checkpoint_state', 'epochs_done', 'landmark_model',
-           'train_landmarks', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'default_norm',
-           'layout_and_norm', 'write_training_report', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train',
+           'train_landmarks', 'write_training_report', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train',
            'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #468f4b28
@@ -171,47 +171,12 @@ def train_landmarks(dls, out, arch=RECIPE['arch'], head=RECIPE['head'], layout=N
     else: learn.fit_one_cycle(epochs, lr, cbs=cbs)
     return learn
 
-# %% ../nbs/13_cli.ipynb #9dc3a114
-def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', threshold=0.08, img_size=None)->dict:
-    "NME (%), AUC, failure rate (%) and per-landmark error (%) of predicted against target points"
-    errs = point_errors(preds, targs, norm, layout, img_size=img_size)
-    per_image = errs.nanmean(-1)
-    auc,fr = auc_fr(per_image, threshold)
-    return dict(nme=100*float(per_image.nanmean()), auc=float(auc), failure_rate=100*float(fr), threshold=threshold,
-                norm=norm, n_images=len(per_image), per_landmark_error=(100*errs.nanmean(0)).tolist())
-
-def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    dl = ifnone(dl, learn.dls.valid)
-    preds,targs = learn.get_preds(dl=dl)
-    size = as_size(dl.one_batch()[0].shape[-2:])
-    return landmark_report(preds_to_points(preds, learn.dls), targs_to_points(targs, learn.dls), layout, norm, threshold, size)
-
-def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    targs = [reader(o) for o in items]
-    crops = training_crop(learn) is not None
-    boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
-    preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
-    return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
-
-# %% ../nbs/13_cli.ipynb #8d737ed8
+# %% ../nbs/13_cli.ipynb #946c5b3c
 _NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
 
-def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
-                )->str:  # 'iod' or 'bbox'
-    "The norm the command line measures `layout` with: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
-    return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
-
-def layout_and_norm(dls,        # The `DataLoaders` trained or evaluated on
-                    layout=None, # A layout (name, file or `LandmarkLayout`); that of `dls` when `None`
-                    norm=None,   # A norm; `default_norm(layout)` when `None`
-                   )->tuple:     # `(LandmarkLayout, norm)`
-    "The layout and the norm the command line measures with: those given, else those of the data"
-    layout = layout_of(dls) if layout is None else as_layout(layout)
-    return layout, ifnone(norm, default_norm(layout))
+def _skipped(metrics:dict)->str:
+    "How many images had no normaliser and were left out, in words (nothing when none was)"
+    return f" ({metrics['n_skipped']} without a normaliser left out)" if metrics.get('n_skipped') else ''
 
 # %% ../nbs/13_cli.ipynb #560a15a6
 def _save_curves(learn, fn):
@@ -335,7 +300,7 @@ def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlan
     learn = load_learner(model)
     metrics = evaluate_dataset(learn, *dataset_items(data, format), layout)
     if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images")
+    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images{_skipped(metrics)}")
     return metrics
 
 COMMANDS = dict(train=cli_train, predict=cli_predict, eval=cli_eval)
