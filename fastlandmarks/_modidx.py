@@ -539,6 +539,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                           'fastlandmarks.test_utils.dots_dls': ('test_utils.html#dots_dls', 'fastlandmarks/test_utils.py'),
                                           'fastlandmarks.test_utils.dots_learner': ( 'test_utils.html#dots_learner',
                                                                                      'fastlandmarks/test_utils.py'),
+                                          'fastlandmarks.test_utils.draw_discs': ( 'test_utils.html#draw_discs',
+                                                                                   'fastlandmarks/test_utils.py'),
                                           'fastlandmarks.test_utils.make_dots': ( 'test_utils.html#make_dots',
                                                                                   'fastlandmarks/test_utils.py'),
                                           'fastlandmarks.test_utils.symmetric_shapes': ( 'test_utils.html#symmetric_shapes',
