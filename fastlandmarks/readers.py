@@ -112,7 +112,7 @@ def _one_annotation(x,          # What a reader of one annotation was given
         raise TypeError(f"{reader} reads one annotation, not a file: for the file {str(x)!r}, make the items with "
                         f"{items}({str(x)!r}) and pass {reader} as get_y (or call it on each item)")
 
-# %% ../nbs/05_readers.ipynb #656a5464
+# %% ../nbs/05_readers.ipynb #386a9c9d
 def _pts_count(numbered:list, opening:int, fn)->int:
     "The `n_points:` value of a `.pts` header (the lines before the one at index `opening`)"
     for no,l in numbered[:opening]:
@@ -139,6 +139,7 @@ def read_pts(item,        # An image path (its `.pts` sibling is read), a `.pts`
     _check_count(n, n_points, fn)
     return _point_tensor(index_to_pixels(torch.from_numpy(_xy_rows(body, fn)), one_based=True))
 
+# %% ../nbs/05_readers.ipynb #bcd458cc
 def write_pts(fn,        # The `.pts` file to write
               pts:Tensor, # `(K, 2)` points in continuous image pixels, none missing
              )->Path:
@@ -169,7 +170,7 @@ def read_lapa(item,          # An image path in `…/images/` (its `…/landmark
     _check_count(len(body), n_points, fn)
     return _point_tensor(index_to_pixels(torch.from_numpy(_xy_rows(body, fn))))
 
-# %% ../nbs/05_readers.ipynb #3d414965
+# %% ../nbs/05_readers.ipynb #5e64c6e7
 wflw_attributes = ('pose', 'expression', 'illumination', 'make_up', 'occlusion', 'blur')
 
 def _wflw_item(line:str, n_points=98)->LandmarkItem:
@@ -193,6 +194,7 @@ def read_wflw(line_or_item,  # One WFLW annotation line, or an item from `wflw_i
     item = line_or_item if isinstance(line_or_item, LandmarkItem) else _wflw_item(line_or_item, n_points)
     return item_points(item, n_points)
 
+# %% ../nbs/05_readers.ipynb #9f12baa5
 def wflw_items(fn,           # A WFLW annotation file, e.g. `list_98pt_rect_attr_train.txt`
                img_dir=None, # The folder the image paths are relative to (`WFLW_images`); the file's own by default
                n_points=98,  # The number of points per line (`None` to infer it from each line)
@@ -316,7 +318,7 @@ def read_keypoints_csv(row_or_item,  # The coordinates of one CSV row (`x0, y0, 
     _check_count(len(pts), n_points, 'CSV row')
     return _point_tensor(pts)
 
-# %% ../nbs/05_readers.ipynb #5d896a89
+# %% ../nbs/05_readers.ipynb #78ebd70e
 def _inline_images(cells:list, lines:list, img_size, fn)->np.ndarray:
     "Decode cells of space-separated grey levels (from the given line numbers) into `(n, h, w)` uint8 images"
     pix = [np.array(s.split(), dtype=np.float32) for s in cells]
@@ -327,6 +329,7 @@ def _inline_images(cells:list, lines:list, img_size, fn)->np.ndarray:
         if p.min()<0 or p.max()>255: raise ValueError(f"{_where(fn, no)}: grey levels must be in [0, 255]")
     return np.stack(pix).astype(np.uint8).reshape(-1, h, w)
 
+# %% ../nbs/05_readers.ipynb #c93488fa
 def _csv_rows(fn)->tuple:
     "The header, the rows and their line numbers of a CSV file, refusing rows whose field count differs from the header's"
     with open(fn, newline='') as f:
@@ -340,6 +343,7 @@ def _csv_rows(fn)->tuple:
             rows.append(r); lines.append(reader.line_num)
     return header,rows,lines
 
+# %% ../nbs/05_readers.ipynb #b0a33267
 def keypoints_csv_items(fn,            # A CSV file with a header line
                         img_dir=None,  # The folder of the image names; the CSV's own folder by default
                         image_col=None, # The image column (a name); `Image` if there is one, else the first column
@@ -367,7 +371,7 @@ def keypoints_csv_items(fn,            # A CSV file with a header line
     imgs = _inline_images(names, lines, img_size, fn) if inline else [None]*len(rows)
     return L(LandmarkItem(None if inline else img_dir/names[r], pts[r], image=imgs[r], meta={'row': r}) for r in range(len(rows)))
 
-# %% ../nbs/05_readers.ipynb #b7e9f57a
+# %% ../nbs/05_readers.ipynb #d8ec3876
 def _dlib_number(attrs:dict, k:str, where:str)->float:
     v = attrs.get(k)
     if v is None or not _is_number(v): raise ValueError(f"{where}: attribute {k}={v!r} is not a number")
@@ -394,6 +398,7 @@ def _dlib_boxes(fn)->list:
     except xml.parsers.expat.ExpatError as e: raise ValueError(f"{_where(fn, e.lineno)}: invalid XML ({xml.parsers.expat.ErrorString(e.code)})") from None
     return boxes
 
+# %% ../nbs/05_readers.ipynb #2aaef8ae
 def _dlib_item(rec:dict, n_points=None)->LandmarkItem:
     "An item (without a path) from a box record of `_dlib_boxes`"
     parts = rec['parts']
@@ -413,6 +418,7 @@ def read_dlib_xml(box_or_item,   # A box record (`box`: top, left, width, height
     item = box_or_item if isinstance(box_or_item, LandmarkItem) else _dlib_item(box_or_item, n_points)
     return item_points(item, n_points)
 
+# %% ../nbs/05_readers.ipynb #c39bfc70
 def dlib_xml_items(fn,           # An imglab XML file, as written by dlib's `imglab` tool
                    img_dir=None, # The folder of the images' `file`s; the XML's own folder by default
                    n_points=None, # The number of points (by default the largest part index in the file plus one)
