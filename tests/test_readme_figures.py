@@ -106,3 +106,40 @@ def test_readme_claims_hold_in_the_benchmarks():
     assert 'every heatmap head beats coordinate regression on every seed' in _flat((ROOT/'README.md').read_text())
     pipe = _json(OUT/'pipeline_cpu.json')['pipeline']
     assert max(r['tfms']/r['total'] for r in pipe) < 0.05, 'README: "augmentation and targets take under 5% of a CPU training step"'
+
+
+DETECT = ROOT/'benchmarks'/'detect'/'detect_cpu.json'
+
+def _markdown(nb:str)->str:
+    "The prose of a notebook, its lines joined"
+    return _flat(' '.join(''.join(c['source']) for c in _json(ROOT/'nbs'/nb)['cells'] if c['cell_type']=='markdown'))
+
+
+def detect_figures()->dict:
+    "The phrases of `nbs/07a_detect.ipynb` on HELEN-29's faces, formatted from `benchmarks/detect/detect_cpu.json`"
+    d = _json(DETECT)['detectors']
+    hog,haar = d['hog'],d['haar']
+    dx,dy,sx,sy = hog['calibration']
+    hx,hy,hsx,hsy = haar['calibration']
+    n = hog['dlib_nme']
+    return {'found': f"({hog['found']:.0f}% against {haar['found']:.0f}%)",
+            'hog calibration': f"the landmarks' box is {sx:.2f} × as wide and {sy:.2f} × as tall as dlib's box, and its centre "
+                               f"lies {dy:.2f} of the box's height lower (and {-dx:.2f} of its width to the left)",
+            'iou': f"from {hog['iou_raw']:.2f} to {hog['iou_calibrated']:.2f}, and that of the training crop (grown by 25% and squared) "
+                   f"with the crop of the annotation from {hog['crop_iou_raw']:.2f} to {hog['crop_iou_calibrated']:.2f}",
+            'dlib nme': f"its NME is {n['raw']:.1f}% in dlib's raw boxes, {n['calibrated']:.1f}% in the calibrated ones and "
+                        f"{n['annotation']:.1f}% in the annotation's",
+            'haar calibration': f"the landmarks' box is {hsx:.2f} × as wide and {hsy:.2f} × as tall as the Haar box, its centre "
+                                f"{hy:.2f} of the box's height lower"}
+
+
+@pytest.mark.skipif(not DETECT.exists(), reason='no committed face-detection result')
+def test_detect_notebook_quotes_the_benchmark():
+    "07a_detect's figures, and the calibrations the package ships, are those `benchmarks/bench_detect.py` measured"
+    from fastlandmarks.detect import HOG_CALIBRATION, HAAR_CALIBRATION
+    prose = _markdown('07a_detect.ipynb')
+    missing = {k:v for k,v in detect_figures().items() if v not in prose}
+    assert not missing, f"nbs/07a_detect.ipynb does not quote these benchmark figures (benchmarks/detect/): {missing}"
+    d = _json(DETECT)['detectors']
+    assert 3*d['hog']['ms_per_photo'] < d['haar']['ms_per_photo'], '07a_detect: "in under a third of its time"'
+    assert tuple(d['hog']['calibration']) == HOG_CALIBRATION and tuple(d['haar']['calibration']) == HAAR_CALIBRATION
