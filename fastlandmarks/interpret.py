@@ -7,15 +7,14 @@ from __future__ import annotations
 from fastai.vision.all import *
 from .core import *
 from .metrics import *
-from .layouts import LandmarkLayout, get_layout, as_layout
-from .data import layout_of
+from .layouts import LandmarkLayout
 from .boxes import points_box
 from .readers import item_image
 from .inference import training_crop, predict_landmarks
 
 # %% auto #0
-__all__ = ['norm_name', 'ced_curve', 'plot_ced', 'error_summary', 'landmark_report', 'default_norm', 'layout_and_norm',
-           'LandmarkInterpretation', 'evaluate_landmarks', 'evaluate_dataset', 'draw_errors']
+__all__ = ['norm_name', 'ced_curve', 'plot_ced', 'error_summary', 'landmark_report', 'LandmarkInterpretation',
+           'evaluate_landmarks', 'evaluate_dataset', 'draw_errors']
 
 # %% ../nbs/11_interpret.ipynb #d997aedc
 _NORM_NAMES = dict(iod='inter-ocular distance', ipd='inter-pupil distance', bbox='box size √(w·h)', diag='box diagonal')
@@ -78,21 +77,6 @@ def landmark_report(preds:Tensor,   # Predicted points `(N, K, 2)`
                    )->dict:         # `error_summary`'s keys, `threshold`, `norm` and `per_landmark_error` (%)
     "NME (%), AUC, failure rate (%), image counts and per-landmark error (%) of predicted against target points"
     return _report(point_errors(preds, targs, norm, layout, img_size=img_size), norm, threshold)
-
-# %% ../nbs/11_interpret.ipynb #8ba21334
-def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
-                )->str:  # 'iod' or 'bbox'
-    "The norm `layout` is measured with by default: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
-    return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
-
-# %% ../nbs/11_interpret.ipynb #d7e13335
-def layout_and_norm(dls,         # The `DataLoaders` trained or evaluated on
-                    layout=None, # A layout (name, file or `LandmarkLayout`); that of `dls` when `None`
-                    norm=None,   # A norm; `default_norm(layout)` when `None`
-                   )->tuple:     # `(LandmarkLayout, norm)`
-    "The layout and the norm to measure with: those given, else those of the data"
-    layout = layout_of(dls) if layout is None else as_layout(layout)
-    return layout, ifnone(norm, default_norm(layout))
 
 # %% ../nbs/11_interpret.ipynb #4f7f5465
 class _FeedMetric(Callback):

@@ -22,7 +22,7 @@ MUTATIONS = [
              'return swap_mirrored(as_plain(pts)*torch.tensor([-1.,1.], device=pts.device), flip_idx)',
              'return as_plain(pts)*torch.tensor([-1.,1.], device=pts.device)',
              'tests/test_tta.py', 'nbs/10a_tta.ipynb'),
-    mutation('resume sets the best NME to 0', 'fastlandmarks/cli.py',
+    mutation('resume sets the best NME to 0', 'fastlandmarks/training.py',
              'if self.best is not None: cb.best = self.best', 'if self.best is not None: cb.best = 0.',
              'tests/test_resume.py::test_resumed_run_keeps_the_best_nme_of_the_interrupted_one'),
     mutation('decode_subpixel biased by 0.04 cells', 'fastlandmarks/heatmaps.py',
