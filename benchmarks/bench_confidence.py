@@ -18,7 +18,7 @@ from bench_real import SETUPS, kept_runs, train_setup
 from fastlandmarks.inference import predict_faces
 from fastlandmarks.metrics import confidence_quality, point_errors
 from fastlandmarks.models import landmark_heads
-from fastlandmarks.readers import points_box
+from fastlandmarks.boxes import points_box
 
 # One setup per head, both heatmap scorings among them: randomised-rounding logits (their mass near the peak) and
 # Gaussian maps (the fitted peak's height)

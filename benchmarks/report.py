@@ -36,9 +36,9 @@ def headlines(path)->list:
                 f'Gaussian loss from the points instead of encode + MSE ({on}): {lp}.']
     if 'errors' in d:
         sub = [r['max'] for r in d['errors'] if r['noise']==0 and 'subpixel' in r['decoder']]
-        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`heatmap2argmax`']
-        return [f'Default decoder (`heatmap2subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
-                f'(`heatmap2argmax`: mean {max(arg):.2f}).']
+        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`decode_argmax`']
+        return [f'Default decoder (`decode_subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
+                f'(`decode_argmax`: mean {max(arg):.2f}).']
     if 'pipeline' in d:
         base,*others = d['pipeline']
         return [f"Training pipeline ({on}): augmentation + targets take "

@@ -19,39 +19,17 @@ from .inference import *
 from .models import *
 from .datasets import *
 from .training import *
+from .interpret import *
 
 # %% auto #0
-__all__ = ['COMMANDS', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'draw_landmarks', 'draw_faces',
-           'write_predictions', 'cli_train', 'cli_predict', 'cli_eval', 'main']
-
-# %% ../nbs/13_cli.ipynb #9dc3a114
-def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', threshold=0.08, img_size=None)->dict:
-    "NME (%), AUC, failure rate (%) and per-landmark error (%) of predicted against target points"
-    errs = point_errors(preds, targs, norm, layout, img_size=img_size)
-    per_image = errs.nanmean(-1)
-    auc,fr = auc_fr(per_image, threshold)
-    return dict(nme=100*float(per_image.nanmean()), auc=float(auc), failure_rate=100*float(fr), threshold=threshold,
-                norm=norm, n_images=len(per_image), per_landmark_error=(100*errs.nanmean(0)).tolist())
-
-def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    dl = ifnone(dl, learn.dls.valid)
-    preds,targs = learn.get_preds(dl=dl)
-    size = as_size(dl.one_batch()[0].shape[-2:])
-    return landmark_report(preds_to_points(preds, learn.dls), targs_to_points(targs, learn.dls), layout, norm, threshold, size)
-
-def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    targs = [reader(o) for o in items]
-    crops = training_crop(learn) is not None
-    boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
-    preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
-    return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
+__all__ = ['COMMANDS', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train', 'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #d686c55d
 _NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
+
+def _skipped(metrics:dict)->str:
+    "How many images had no normaliser and were left out, in words (nothing when none was)"
+    return f" ({metrics['n_skipped']} without a normaliser left out)" if metrics.get('n_skipped') else ''
 
 # %% ../nbs/13_cli.ipynb #49bf1d38
 def draw_landmarks(img, pts:Tensor)->np.ndarray:
@@ -165,7 +143,7 @@ def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlan
     learn = load_learner(model)
     metrics = evaluate_dataset(learn, *dataset_items(data, format), layout)
     if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images")
+    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images{_skipped(metrics)}")
     return metrics
 
 # %% ../nbs/13_cli.ipynb #0831fba0

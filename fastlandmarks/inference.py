@@ -9,6 +9,7 @@ from fastai.vision.all import *
 from .core import *
 from .transforms import *
 from .readers import *
+from .boxes import *
 from .detect import *
 from .models import landmark_heads, heatmap_confidence, view_confidence
 

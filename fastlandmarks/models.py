@@ -216,7 +216,7 @@ class IntegralHead(nn.Module):
         self.heatmaps,self.logits = DeconvHead(in_channels, n_out, n_deconv, channels),None
     def forward(self, x):
         self.logits = self.heatmaps(x)
-        return soft_argmax_2d(self.logits, scale=True)
+        return decode_soft_argmax(self.logits, scale=True)
     def __getstate__(self): return {**self.__dict__, 'logits': None}
 
 # %% ../nbs/09_models.ipynb #05d8f6de

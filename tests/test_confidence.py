@@ -13,7 +13,7 @@ IMGS, PTS = make_dots(12, size=SIZE, k=K, seed=3)
 
 @pytest.mark.parametrize('head', HEADS)
 def test_every_head_returns_a_confidence_per_landmark(head):
-    learn = head_learner(dots_dls(IMGS, PTS, head, augment=False, bs=4), head)
+    learn = head_learner(head_dls(IMGS, PTS, head, augment=False, bs=4), head)
     pts, raw, conf = learn.predict(IMGS[0])
     assert pts.shape == (K, 2) and conf.shape == (K,)
     assert torch.isfinite(conf).all() and ((conf >= 0) & (conf <= 1)).all()
