@@ -8,6 +8,7 @@ from .data import *
 from .readers import *
 from .synthetic import *
 from .losses import *
+from .simcc import *
 from .metrics import *
 from .detect import *
 from .inference import *

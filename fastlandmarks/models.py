@@ -13,6 +13,7 @@ from .core import *
 from .heatmaps import *
 from .transforms import *
 from .losses import *
+from .simcc import *
 from .inference import LandmarkLearner
 
 # %% auto #0
@@ -294,6 +295,9 @@ def _integral(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
 def _regression(body, n_out, img_size, mean_shape): return nn.Sequential(body, RegressionHead(body.out_channels, n_out, mean_shape))
 def _query(body, n_out, img_size, mean_shape, **kwargs):
     return nn.Sequential(body, QueryHead(body.out_channels, n_out, mean_shape=mean_shape, **kwargs))
+def _simcc(body, n_out, img_size, mean_shape, **kwargs):
+    feat = dummy_eval(body, img_size).shape[-2:]
+    return nn.Sequential(body, SimCCHead(body.out_channels, n_out, feat, img_size, mean_shape=mean_shape, **kwargs))
 
 class LandmarkHead(NamedTuple):
     "How `landmark_learner` builds a head: model builder, targets it trains on (`'heatmaps'` or `'points'`), default loss"
@@ -308,6 +312,7 @@ landmark_heads = {
     'integral':   LandmarkHead(_integral,   'points',   lambda dls: IntegralLoss()),
     'regression': LandmarkHead(_regression, 'points',   lambda dls: l1_coord_loss),
     'query':      LandmarkHead(_query,      'points',   lambda dls: l1_coord_loss),
+    'simcc':      LandmarkHead(_simcc,      'points',   lambda dls: SimCCLoss()),
 }
 
 # %% ../nbs/09_models.ipynb #ae257ed6
@@ -352,13 +357,14 @@ def _landmark_learner(dls, model, loss_func, splitter, pretrained, normalize, st
     if normalize: _add_norm(dls, {'stats': stats}, pretrained, n_in)
     if isinstance(loss_func, IntegralLoss) and loss_func.head is None:
         loss_func.head = first(model.modules(), risinstance(IntegralHead))
+    if isinstance(loss_func, SimCCLoss) and loss_func.head is None: loss_func.head = first(model.modules(), risinstance(SimCCHead))
     learn = LandmarkLearner(dls, model, loss_func=loss_func, splitter=splitter, **kwargs)
     if pretrained: learn.freeze()
     return learn
 
 def landmark_learner(dls,              # `DataLoaders` with heatmap targets (heatmap heads) or points (coordinate heads)
                      arch,             # A timm name, a torchvision/fastai architecture function, or a built body
-                     head='integral',  # One of `landmark_heads`: 'integral' (the most accurate on points, on real faces), 'hrnet', 'unet', 'deconv', 'regression', 'query'
+                     head='integral',  # One of `landmark_heads`: 'integral' (the most accurate on points, on real faces), 'hrnet', 'unet', 'deconv', 'regression', 'query', 'simcc'
                      n_out=None,       # Number of landmarks K; taken from `dls` when `None`
                      pretrained=True,  # Pretrained body weights (downloaded by timm/torchvision); freezes the body
                      loss_func=None,   # The head's default loss when `None`
