@@ -18,6 +18,7 @@ SIZE, K, FLIP_IDX = 32, 5, [1, 0, 2, 4, 3]
 IMGS, PTS = make_dots(16, size=SIZE, k=K)
 STEPS = 600
 INT8_MAX_CHANGE = 0.4  # NME points (bbox-normalised): the int8 graph moves it from 4.19% to 4.36% (measured)
+BIAS_TOL = 0.1  # pixels: the mean signed error over the validation points is 0.03 px (measured); a decoder off by half a bin gives 0.25
 TOL = 0.75  # pixels of the 32-px input: the trained head's worst point is 0.54 px from its dot's centroid (measured)
 
 
@@ -61,9 +62,10 @@ def valid_x(learn)->Tensor: return torch.cat([b[0] for b in learn.dls.valid]).as
 
 def test_the_head_reads_the_dots(learn):
     preds, targs = learn.get_preds()
-    err = ((preds.view(-1, K, 2) - found(valid_x(learn)))*SIZE/2).abs().max()
-    print(f'largest error {err:.3f} px')
-    assert err < TOL
+    d = (preds.view(-1, K, 2) - found(valid_x(learn)))*SIZE/2
+    print(f'largest error {d.abs().max():.3f} px, mean signed error {d.mean((0, 1)).tolist()} px')
+    assert d.abs().max() < TOL
+    assert d.mean((0, 1)).abs().max() < BIAS_TOL  # no systematic shift: the bins' centres are where the labels put them
 
 
 def test_flip_tta_averages_each_point_with_its_mirror_partner(learn):
