@@ -7,11 +7,12 @@ HELEN-29 split by photo as in `bench_real.py` (the same DataLoaders, boxes and N
 scratch, one seed, `fit_one_cycle(epochs, lr)`; heatmap heads on randomised-rounding targets (the recipe's), the HRNet
 head on HRNet bodies only. dlib's shape predictor is trained and measured on the same split in the same run.
 """
-import argparse, os, sys, time
+import argparse, os, sys, tempfile, time, warnings
 from fastai.vision.all import *
 from _common import HERE, bench_args, table, write_result
 from _real import face_files, find_real_data, split_by_photo, ENV_VAR
 from bench_real import dlib_report, photo_report, real_dls
+from fastlandmarks.export import export_onnx
 from fastlandmarks.models import landmark_learner
 
 BODIES = ('mobilenetv3_small_100', 'resnet18', 'hrnet_w18_small')
@@ -33,7 +34,15 @@ def run(args, body:str, head:str)->dict:
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(args.epochs, args.lr)
     seconds = time.perf_counter() - t
     rep = photo_report(learn, split_by_photo(face_files(args.data))[1])
-    return dict(body=body, head=head, nme=rep['nme'], fr10=rep['fr10'], train_s=seconds)
+    return dict(body=body, head=head, nme=rep['nme'], fr10=rep['fr10'], train_s=seconds, int8=int8_check(learn))
+
+
+def int8_check(learn)->dict:
+    "`export_onnx(quantize='int8')`'s check of `learn`: NME of the float32 and int8 graphs on the validation crops (input pixels, IOD)"
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        export_onnx(learn, Path(d)/'int8.onnx', quantize='int8', on_exceed='warn')
+    return learn.int8_check
 
 
 def main():
@@ -54,8 +63,10 @@ def main():
     for body, head in pairs(args.bodies.split(','), args.heads.split(',')):
         results.append(run(args, body, head))
         print(results[-1], flush=True)
-    rows = [[r['body'], r['head'], f"{r['nme']:.2f}", f"{r['fr10']:.1f}", f"{r['train_s']/args.epochs:.1f} s"] for r in results]
-    if peer: rows.append(["dlib's shape predictor", '(trained on the same split)', f"{peer['nme']:.2f}", f"{peer['fr10']:.1f}", f"{peer['train_s']:.0f} s in all"])
+    rows = [[r['body'], r['head'], f"{r['nme']:.2f}", f"{r['fr10']:.1f}", f"{r['int8']['nme_fp32']:.2f} → {r['int8']['nme_int8']:.2f} ({r['int8']['change']:+.2f})",
+             f"{r['train_s']/args.epochs:.1f} s"] for r in results]
+    if peer: rows.append(["dlib's shape predictor", '(trained on the same split)', f"{peer['nme']:.2f}", f"{peer['fr10']:.1f}", '', f"{peer['train_s']:.0f} s in all"])
+    changes = [r['int8']['change'] for r in results]
     body = f"""
 HELEN-29's held-out photos (split by photo, as `bench_real.py`), {args.size} px, from scratch, one seed,
 `fit_one_cycle({args.epochs}, {args.lr})`, batch {args.bs}; heatmap heads on randomised-rounding targets of {args.heatmap_size}²
@@ -63,7 +74,12 @@ cells. NME over the outer-eye-corner distance in the photos' pixels, through `pr
 A small budget, to place every head × body on the speed–accuracy picture (`bench_latency.py --accuracy`), not to rank
 them finely: `bench_real.py` gives the 3-seed figures of the HRNet body.
 
-{table(['body', 'head', 'NME %', 'failure rate @10% (%)', 'training time per epoch'], rows)}
+The int8 column: `export_onnx(learn, path, quantize='int8')` (static QDQ, calibrated on 64 training crops), the NME of the
+float32 and the int8 graph on the validation crops (input pixels, same normaliser) and the change. Over these
+{len(changes)} models the change runs from {min(changes):+.2f} to {max(changes):+.2f} NME points, against the export's default
+threshold of +0.5 (`max_nme_change`).
+
+{table(['body', 'head', 'NME %', 'failure rate @10% (%)', 'int8: NME float32 → int8 graph (change)', 'training time per epoch'], rows)}
 """
     write_result(args, f'Speed–accuracy trainings: HELEN-29, {args.epochs} epochs', body,
                  {'results': results, 'dlib': peer, 'settings': {k: getattr(args, k) for k in ('epochs', 'size', 'heatmap_size', 'bs', 'lr', 'bodies', 'heads')}})
