@@ -122,6 +122,19 @@ def frontier(points:list)->list:
     return out
 
 
+def fastest_within(rows:list, acc:dict, budget_ms:float)->dict|None:
+    "The most accurate trained model answering one face within `budget_ms` on one thread: float32 first, else its int8 graph (with int8's NME)"
+    size = acc['settings']['size']
+    lat = {(r['body'], r['head']): r for r in rows if r['size']==size}
+    for engine in ('float32', 'int8'):
+        key = 'ort_fp32_ms' if engine=='float32' else 'ort_int8_ms'
+        ok = [dict(body=a['body'], head=a['head'], size=size, engine=engine, ms=lat[a['body'], a['head']][key],
+                   nme=a['nme'] if engine=='float32' else a['nme'] + a['int8']['change'])
+              for a in acc['results'] if (a['body'], a['head']) in lat and lat[a['body'], a['head']][key] <= budget_ms]
+        if ok: return min(ok, key=lambda c: c['nme'])
+    return None
+
+
 def speed_accuracy_plot(fn:Path, rows:list, acc:dict, dlib_ms:float|None)->dict:
     "Time a face (one thread, ONNX Runtime float32) against HELEN-29 NME for each trained head × body, dlib's point, the frontier"
     import matplotlib; matplotlib.use('Agg')
@@ -134,7 +147,7 @@ def speed_accuracy_plot(fn:Path, rows:list, acc:dict, dlib_ms:float|None)->dict:
     front = frontier(pts)
     ax.plot([p[0] for p in front], [p[1] for p in front], 'k--', lw=1, label='frontier')
     peer = acc.get('dlib')
-    if peer: ax.scatter(peer['predict_ms'], peer['nme'], marker='*', s=150, c='red', label=f"dlib, trained on HELEN-29 ({peer['predict_ms']:.2f} ms)")
+    if peer: ax.scatter(peer['predict_ms'], peer['nme'], marker='*', s=150, c='red', label=f"dlib, trained on HELEN-29 ({peer['predict_ms']:.2f} ms, timed in the trainings' run)")
     if dlib_ms: ax.axvline(2*dlib_ms, c='grey', ls=':', label=f"2× dlib's 68-point predictor ({2*dlib_ms:.2f} ms)")
     ax.set_xscale('log'); ax.set_xlabel(f'ms a face, one thread, ONNX Runtime float32, {size} px'); ax.set_ylabel('NME % (HELEN-29 held-out photos)')
     ax.grid(alpha=0.3, which='both'); ax.legend(fontsize=7); ax.set_title(f"Speed and accuracy ({acc['settings']['epochs']} epochs, from scratch)")
@@ -146,12 +159,16 @@ def main():
     args = bench_args('latency', __doc__, heads=(str, ','.join(landmark_heads), 'comma-separated heads'),
                       bodies=(str, ','.join(BODIES), 'comma-separated bodies (timm names)'),
                       sizes=(str, ','.join(map(str, SIZES)), 'comma-separated input sides in pixels'),
-                      accuracy=(Path, None, 'NME of trained head × body models (bench_speed_accuracy.py JSON), for the speed–accuracy picture'))
+                      accuracy=(Path, None, 'NME of trained head × body models (bench_speed_accuracy.py JSON), for the speed–accuracy picture'),
+                      replot=(int, 0, '1: take the timings from the result already in --out instead of measuring again (to add the picture)'))
     if args.device.type!='cpu': raise SystemExit('bench_latency measures the CPU only')
     heads, bodies, sizes = args.heads.split(','), args.bodies.split(','), [int(s) for s in args.sizes.split(',')]
     if args.quick: heads, bodies, sizes = ['regression', 'simcc'], ['resnet18'], [64]
     if args.out == HERE/'_out'/'latency_cpu.md': args.out = HERE/'latency'/'latency_cpu.md'  # committed: dlib is not in `make test`
     torch.set_num_threads(1)
+    if args.replot:
+        old = json.loads(args.out.with_suffix('.json').read_text())
+        return report(args, old['latency'], old['dlib_ms'], old['dlib_missing'], old['settings']['sizes'], old['machine'])
     predictor, missing = dlib_predictor()
     dlib_call = None
     if predictor is not None:
@@ -169,7 +186,12 @@ def main():
                     except Exception as e: rows.append(dict(body=body, size=size, head=head, error=f'{type(e).__name__}: {e}'[:300]))
                     print(f'{body} {size} {head}: {time.perf_counter()-t:.0f} s', rows[-1].get('error', ''), flush=True)
     ok = [r for r in rows if 'error' not in r]
-    dlib_ms = statistics.median(r['dlib_ms'] for r in ok) if dlib_call is not None and ok else None
+    report(args, rows, statistics.median(r['dlib_ms'] for r in ok) if dlib_call is not None and ok else None, missing, sizes)
+
+
+def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
+    "Write the latency table (and with `--accuracy`, the speed–accuracy picture and its frontier)"
+    ok = [r for r in rows if 'error' not in r]
     def fig(r, k): return f"{r[f'{k}_ms']:.2f} ({r[f'{k}_x_dlib']:.1f}×)" if dlib_ms else f"{r[f'{k}_ms']:.2f}"
     table_rows = [[r['body'], r['size'], r['head'], f"{r['params']/1e6:.2f}", f"{r['macs']/1e6:,.0f}", fig(r, 'torch'), fig(r, 'ort_fp32'),
                    fig(r, 'ort_int8'), fig(r, 'ort_batch')] for r in ok]
@@ -184,7 +206,13 @@ def main():
         png = args.out.with_name('speed_accuracy.png')
         extra = speed_accuracy_plot(png, ok, acc, dlib_ms)
         front = ', '.join(f'{l} ({t:.2f} ms, {e:.2f}%)' for t, e, l in extra['frontier'])
-        plot = f"\n\nSpeed against accuracy (NME from `{args.accuracy}`): the frontier, fastest first: {front}.\n\n![speed and accuracy]({png.name})\n"
+        extra['fast'] = fast = fastest_within(ok, acc, 2*dlib_ms) if dlib_ms else None
+        pick = ("no trained model answers within 2× dlib's time" if fast is None else
+                f"the most accurate model within 2× dlib's time ({2*dlib_ms:.2f} ms) is **{fast['head']} on {fast['body']}, {fast['size']} px**: "
+                f"{fast['ms']:.2f} ms ({fast['ms']/dlib_ms:.2f}× dlib) with ONNX Runtime {fast['engine']}, NME {fast['nme']:.2f}% on the held-out photos")
+        plot = (f"\n\nSpeed against accuracy (NME from `{args.accuracy}`): the frontier, fastest first: {front}. For the `fast` preset, "
+                f"{pick}.\n\n![speed and accuracy]({png.name})\n")
+    again = f"\n\nTimings measured earlier (`--replot 1`) on: {timed_on}." if timed_on else ''
     body = f"""
 One face ({', '.join(map(str, sizes))} px, {K} landmarks, untrained weights), decoder included, as milliseconds a face:
 PyTorch eager and ONNX Runtime on one thread, float32 and int8 (static QDQ, `export_onnx(quantize='int8')`); a batch of
@@ -192,9 +220,10 @@ PyTorch eager and ONNX Runtime on one thread, float32 and int8 (static QDQ, `exp
 The networks get the crop already resized; dlib's time is its shape predictor alone on a face box (no detection for either).
 
 {table(['body', 'px', 'head', 'params (M)', 'MMACs', 'PyTorch, 1 thread', 'ORT fp32, 1 thread', 'ORT int8, 1 thread', f'ORT fp32, batch {BATCH}, all cores'], table_rows)}
-{chr(10).join(failed)}{plot}"""
+{chr(10).join(failed)}{plot}{again}"""
     write_result(args, 'Latency on the CPU, against dlib', body, {'latency': rows, 'dlib_ms': dlib_ms, 'dlib_missing': missing,
-                 'settings': dict(heads=heads, bodies=bodies, sizes=sizes, batch=BATCH, k=K, repeats=args.repeats), **extra})
+                 'settings': dict(heads=sorted({r['head'] for r in rows}), bodies=sorted({r['body'] for r in rows}), sizes=sizes, batch=BATCH,
+                                  k=K, repeats=args.repeats), **({'timed_on': timed_on} if timed_on else {}), **extra})
 
 
 if __name__ == '__main__': main()
