@@ -1,7 +1,7 @@
 """Benchmark 6: how fast a model answers on the CPU, against dlib's shape predictor timed in the same run.
 
     python benchmarks/bench_latency.py [--quick] [--repeats 7] [--heads A,B] [--bodies A,B] [--sizes 96,128] [--out FILE.md]
-                                       [--accuracy benchmarks/latency/accuracy_cpu.json]
+                                       [--keep 1] [--accuracy benchmarks/latency/accuracy_cpu.json [--replot 1]]
 
 For each head of `landmark_heads` on a few bodies, at the input sizes the recipes use, with 29 landmarks (HELEN-29's),
 untrained (`pretrained=False`: the time does not depend on the weights):
@@ -72,7 +72,7 @@ def jitter(model:nn.Module, seed=0):
 
 def macs(model, x)->float:
     "Multiply-accumulates of one forward pass of `model` on `x`: `FlopCounterMode`'s FLOPs / 2"
-    with torch.no_grad(), FlopCounterMode(display=False) as fc: model(x)
+    with FlopCounterMode(display=False) as fc: model(x)  # with autograd on: its module tracker fails on QueryHead under no_grad
     return fc.get_total_flops()/2
 
 
@@ -160,7 +160,8 @@ def main():
                       bodies=(str, ','.join(BODIES), 'comma-separated bodies (timm names)'),
                       sizes=(str, ','.join(map(str, SIZES)), 'comma-separated input sides in pixels'),
                       accuracy=(Path, None, 'NME of trained head × body models (bench_speed_accuracy.py JSON), for the speed–accuracy picture'),
-                      replot=(int, 0, '1: take the timings from the result already in --out instead of measuring again (to add the picture)'))
+                      replot=(int, 0, '1: take the timings from the result already in --out instead of measuring again (to add the picture)'),
+                      keep=(int, 0, "1: keep the rows of the other heads × bodies × sizes from the result already in --out, measure only those asked for"))
     if args.device.type!='cpu': raise SystemExit('bench_latency measures the CPU only')
     heads, bodies, sizes = args.heads.split(','), args.bodies.split(','), [int(s) for s in args.sizes.split(',')]
     if args.quick: heads, bodies, sizes = ['regression', 'simcc'], ['resnet18'], [64]
@@ -185,12 +186,19 @@ def main():
                     try: rows.append(measure(args, body, size, head, dlib_call, Path(d)))
                     except Exception as e: rows.append(dict(body=body, size=size, head=head, error=f'{type(e).__name__}: {e}'[:300]))
                     print(f'{body} {size} {head}: {time.perf_counter()-t:.0f} s', rows[-1].get('error', ''), flush=True)
+    if args.keep and args.out.with_suffix('.json').exists():
+        asked = {(r['body'], r['size'], r['head']) for r in rows}
+        rows = [r for r in json.loads(args.out.with_suffix('.json').read_text())['latency'] if (r['body'], r['size'], r['head']) not in asked] + rows
+        sizes = sorted({r['size'] for r in rows})
     ok = [r for r in rows if 'error' not in r]
     report(args, rows, statistics.median(r['dlib_ms'] for r in ok) if dlib_call is not None and ok else None, missing, sizes)
 
 
 def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
     "Write the latency table (and with `--accuracy`, the speed–accuracy picture and its frontier)"
+    order = lambda r: (BODIES.index(r['body']) if r['body'] in BODIES else len(BODIES), r['body'], r['size'],
+                       list(landmark_heads).index(r['head']) if r['head'] in landmark_heads else len(landmark_heads))
+    rows = sorted(rows, key=order)
     ok = [r for r in rows if 'error' not in r]
     def fig(r, k): return f"{r[f'{k}_ms']:.2f} ({r[f'{k}_x_dlib']:.1f}×)" if dlib_ms else f"{r[f'{k}_ms']:.2f}"
     table_rows = [[r['body'], r['size'], r['head'], f"{r['params']/1e6:.2f}", f"{r['macs']/1e6:,.0f}", fig(r, 'torch'), fig(r, 'ort_fp32'),
