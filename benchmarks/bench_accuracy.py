@@ -13,7 +13,7 @@ from fastlandmarks.core import as_plain, scaled_to_pixels
 from fastlandmarks.data import LandmarkBlock
 from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.metrics import nme
-from fastlandmarks.models import landmark_learner
+from fastlandmarks.learner import landmark_learner
 from fastlandmarks.synthetic import synthetic_faces_dls
 from fastlandmarks.tta import landmark_tta  # noqa: F401 (adds `Learner.landmark_tta`)
 from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points

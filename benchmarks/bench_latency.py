@@ -24,7 +24,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from _common import HERE, bench_args, compare, table, write_result
 from fastlandmarks.data import LandmarkBlock
 from fastlandmarks.export import export_onnx, landmark_predictor, onnx_session
-from fastlandmarks.models import landmark_heads, landmark_learner
+from fastlandmarks.learner import landmark_learner
+from fastlandmarks.models import landmark_heads
 from fastlandmarks.test_utils import astronaut, make_dots, dots_dblock
 from fastlandmarks.transforms import RandomBinaryHeatmapTransform
 

@@ -13,7 +13,7 @@ from _common import HERE, bench_args, table, write_result
 from _real import face_files, find_real_data, split_by_photo, ENV_VAR
 from bench_real import dlib_report, photo_report, real_dls
 from fastlandmarks.export import export_onnx
-from fastlandmarks.models import landmark_learner
+from fastlandmarks.learner import landmark_learner
 
 BODIES = ('mobilenetv3_small_100', 'resnet18', 'hrnet_w18_small')
 HEADS = ('regression', 'integral', 'simcc', 'deconv', 'hrnet')

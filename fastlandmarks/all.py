@@ -11,11 +11,11 @@ from .losses import *
 from .simcc import *
 from .metrics import *
 from .detect import *
-from .inference import *
 from .models import *
+from .inference import *
+from .datasets import *
 from .learner import *
 from .tta import *
-from .export import *
-from .test_utils import *
 from .interpret import *
-from .cli import *
+from .training import *
+from .export import *

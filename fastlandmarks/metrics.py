@@ -14,7 +14,7 @@ from .data import layout_of
 # %% auto #0
 __all__ = ['NORMS', 'norm_layout', 'check_norm', 'check_layout', 'as_points', 'normaliser', 'point_errors', 'nme', 'pck',
            'check_threshold', 'auc_fr', 'nmae_argmax', 'nmae_topk', 'batch_points', 'LandmarkMetric', 'NME', 'PCK',
-           'AUC', 'FailureRate', 'plot_metrics']
+           'AUC', 'FailureRate', 'plot_metrics', 'default_norm', 'layout_and_norm', 'auroc', 'confidence_quality']
 
 # %% ../nbs/08_metrics.ipynb #292dfe59
 NORMS = ('iod', 'ipd', 'bbox', 'diag')
@@ -246,3 +246,43 @@ def plot_metrics(recorder:Recorder, # A learner's recorder after training
         ax.plot(epochs, [v[recorded.index(n)] for v in recorder.values], marker='o')
         ax.set(title=f'{n} per epoch', xlabel='epoch', ylabel=n)
     return list(axs[0])
+
+# %% ../nbs/08_metrics.ipynb #60740921
+def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
+                )->str:  # 'iod' or 'bbox'
+    "The norm the command line measures `layout` with: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
+    return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
+
+# %% ../nbs/08_metrics.ipynb #1494e86a
+def layout_and_norm(dls,        # The `DataLoaders` trained or evaluated on
+                    layout=None, # A layout (name, file or `LandmarkLayout`); that of `dls` when `None`
+                    norm=None,   # A norm; `default_norm(layout)` when `None`
+                   )->tuple:     # `(LandmarkLayout, norm)`
+    "The layout and the norm the command line measures with: those given, else those of the data"
+    layout = layout_of(dls) if layout is None else as_layout(layout)
+    return layout, ifnone(norm, default_norm(layout))
+
+# %% ../nbs/08_metrics.ipynb #ca6d6018
+def auroc(scores, # Scores `(N,)`: higher for the positives, ideally
+          labels, # `(N,)` booleans: the positives
+         )->float:
+    "Area under the ROC curve: the probability that a positive scores above a negative, ties counted half (Mann–Whitney)"
+    from scipy.stats import rankdata
+    s,y = np.asarray(scores, dtype=float).ravel(),np.asarray(labels, dtype=bool).ravel()
+    n_pos,n_neg = int(y.sum()),int((~y).sum())
+    if not n_pos or not n_neg: return float('nan')
+    return float((rankdata(s)[y].sum() - n_pos*(n_pos+1)/2) / (n_pos*n_neg))
+
+# %% ../nbs/08_metrics.ipynb #ba7f8f5d
+def confidence_quality(confidence:Tensor, # Confidences `(..., K)`
+                       errors:Tensor,     # Normalised errors `(..., K)` (`point_errors`), `NaN` where there is no target
+                       threshold=0.1,     # A landmark fails when its error is above this
+                      )->dict:
+    "How well `confidence` ranks `errors`: Spearman's ρ between them, and the AUROC of low confidence for the failures"
+    from scipy.stats import spearmanr
+    c,e = as_plain(confidence).flatten().double(),as_plain(errors).flatten().double()
+    keep = ~(c.isnan() | e.isnan())
+    c,e = c[keep].numpy(),e[keep].numpy()
+    fails = e>threshold
+    return dict(spearman=float(spearmanr(c, e).statistic), auroc=auroc(-c, fails), n_points=len(e),
+                failure_share=100*float(fails.mean()), threshold=threshold)

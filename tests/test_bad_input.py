@@ -14,8 +14,9 @@ from fastlandmarks.layouts import LandmarkLayout
 from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform
 from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.metrics import NME
-from fastlandmarks.models import landmark_learner, landmark_heads
-from fastlandmarks.cli import landmark_dataloaders, dataset_items
+from fastlandmarks.models import landmark_heads
+from fastlandmarks.learner import landmark_learner
+from fastlandmarks.datasets import landmark_dataloaders, dataset_items
 from fastlandmarks.test_utils import make_dots
 from reliability_utils import *
 

@@ -31,8 +31,9 @@ def test_predict_in_original_pixels(trained, tmp_path):
     res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
     (face,) = next(iter(res.values()))  # a list of faces per image: the one in the box given
     assert face['box'] == [10, 10, 70, 70] and face['score'] is None
-    pts = np.array(face['points'])
+    pts, conf = np.array(face['points']), np.array(face['confidence'])
     assert pts.shape == (68, 2) and np.isfinite(pts).all()
+    assert conf.shape == (68,) and ((conf >= 0) & (conf <= 1)).all()  # the recipe's HRNet head: sigmoid mass near each peak
     assert (tmp_path/'pred'/'landmarks.csv').exists() and (tmp_path/'pred'/'face_landmarks.png').exists()
 
 

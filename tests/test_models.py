@@ -3,6 +3,7 @@ import pickle
 import numpy as np, torch, pytest
 from fastai.vision.all import *
 from fastlandmarks.models import *
+from fastlandmarks.learner import landmark_learner, hrnet_learner
 from fastlandmarks.losses import *
 from fastlandmarks.heatmaps import soft_argmax_2d
 from fastlandmarks.transforms import RandomBinaryHeatmapTransform

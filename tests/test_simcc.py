@@ -8,7 +8,7 @@ import pytest, torch
 from fastai.vision.all import *
 from fastlandmarks.core import as_plain
 from fastlandmarks.data import LandmarkBlock
-from fastlandmarks.models import landmark_learner
+from fastlandmarks.learner import landmark_learner
 from fastlandmarks.simcc import SimCCHead, SimCCLoss
 from fastlandmarks.test_utils import make_dots, dots_dblock, dot_centres, DotFinder
 import fastlandmarks.tta  # Learner.landmark_tta
