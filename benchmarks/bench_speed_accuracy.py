@@ -63,6 +63,11 @@ def main():
     for body, head in pairs(args.bodies.split(','), args.heads.split(',')):
         results.append(run(args, body, head))
         print(results[-1], flush=True)
+        write(args, results, peer)  # after every training: an interrupted run keeps what it measured
+
+
+def write(args, results, peer):
+    "The table of `results` so far, in `args.out` and its JSON"
     rows = [[r['body'], r['head'], f"{r['nme']:.2f}", f"{r['fr10']:.1f}", f"{r['int8']['nme_fp32']:.2f} → {r['int8']['nme_int8']:.2f} ({r['int8']['change']:+.2f})",
              f"{r['train_s']/args.epochs:.1f} s"] for r in results]
     if peer: rows.append(["dlib's shape predictor", '(trained on the same split)', f"{peer['nme']:.2f}", f"{peer['fr10']:.1f}", '', f"{peer['train_s']:.0f} s in all"])
