@@ -221,7 +221,8 @@ def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
                 f"{fast['ms']:.2f} ms ({fast['ms']/dlib_ms:.2f}× dlib) with ONNX Runtime {fast['engine']}, NME {fast['nme']:.2f}% on the held-out photos")
         plot = (f"\n\nSpeed against accuracy (NME from `{args.accuracy}`): the frontier, fastest first: {front}. For the `fast` preset, "
                 f"{pick}.\n\n![speed and accuracy]({png.name})\n")
-    again = f"\n\nTimings measured earlier (`--replot 1`) on: {timed_on}." if timed_on else ''
+    again = (f"\n\nTimings measured earlier (`--replot 1`), last on: {timed_on}. The table may gather rows of several invocations "
+             "(`--keep 1`); each row's ratios come from its own interleaved rounds with dlib." if timed_on else '')
     body = f"""
 One face ({', '.join(map(str, sizes))} px, {K} landmarks, untrained weights), decoder included, as milliseconds a face:
 PyTorch eager and ONNX Runtime on one thread, float32 and int8 (static QDQ, `export_onnx(quantize='int8')`); a batch of
