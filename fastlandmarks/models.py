@@ -381,6 +381,7 @@ landmark_heads = {
 # %% ../nbs/09_models.ipynb #1a055422
 landmark_presets = dict(
     recipe=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3),
+    fast=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=96, heatmap_size=24, sigma=2., bs=16, epochs=40, lr=2e-3),
 )
 RECIPE = landmark_presets['recipe']
 
