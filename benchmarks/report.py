@@ -78,7 +78,9 @@ def headlines(path)->list:
         front = '; '.join(f"{p[2]} {p[0]:.2f} ms, NME {p[1]:.2f}%" for p in d.get('frontier', []))
         return [f"Latency, one face on one thread ({on}), against dlib's 68-point shape predictor ({d['dlib_ms']:.2f} ms) in the same run: "
                 "the fastest, ONNX Runtime float32: " + ', '.join(f"{r['head']} / {r['body']} {r['size']} px {r['ort_fp32_x_dlib']:.1f}× "
-                f"(int8 {r['ort_int8_x_dlib']:.1f}×)" for r in fast) + '.' + (f" Speed–accuracy frontier on HELEN-29: {front}." if front else '')]
+                f"(int8 {r['ort_int8_x_dlib']:.1f}×)" for r in fast) + '.' + (f" Speed–accuracy frontier on HELEN-29: {front}." if front else '')
+                + (f" The `fast` preset, the most accurate within 2× dlib's time: {d['fast']['head']} on {d['fast']['body']}, {d['fast']['size']} px, "
+                   f"{d['fast']['x_dlib']:.2f}× dlib's time, NME {d['fast']['nme']:.2f}%." if d.get('fast') else '')]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "
