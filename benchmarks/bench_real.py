@@ -24,6 +24,7 @@ SETUPS = {
     'regression':      ('regression', 'regression', None, True, None),
     'integral':        ('integral (soft-argmax)', 'integral', None, True, None),
     'query':           ('query (attention)', 'query', None, True, None),
+    'simcc':           ('SimCC (1-D classification, k=2)', 'simcc', None, True, None),
     'deconv-gaussian': ('deconv, Gaussian', 'deconv', 'gaussian', True, None),
     'deconv-binary':   ('deconv, randomised rounding', 'deconv', 'binary', True, None),
     'hrnet-gaussian':  ('HRNet head, Gaussian', 'hrnet', 'gaussian', True, None),

@@ -1,19 +1,19 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
-run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` and `detect/` (real
-faces, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/`, `detect/` and `latency/` (real
+faces and dlib, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'latency', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'real', 'detect', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'detect', 'latency', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -71,6 +71,16 @@ def headlines(path)->list:
         found = '; '.join(f"`{n}` {r['found']:.1f}% in {r['ms_per_photo']:.0f} ms a photo" for n,r in d['detectors'].items())
         return [f"Face detection on HELEN-29 ({on}), the share of the annotated faces found (a calibrated box with IoU ≥ "
                 f"{d['min_iou']} with the landmarks' box; the bar is 95%): {found}."]
+    if 'latency' in d:
+        ok = [r for r in d['latency'] if 'error' not in r]
+        if not d['dlib_ms']: return [f"Latency ({on}): dlib was not measured ({d['dlib_missing']})."]
+        fast = sorted(ok, key=lambda r: r['ort_fp32_ms'])[:3]
+        front = '; '.join(f"{p[2]} {p[0]:.2f} ms, NME {p[1]:.2f}%" for p in d.get('frontier', []))
+        return [f"Latency, one face on one thread ({on}), against dlib's 68-point shape predictor ({d['dlib_ms']:.2f} ms) in the same run: "
+                "the fastest, ONNX Runtime float32: " + ', '.join(f"{r['head']} / {r['body']} {r['size']} px {r['ort_fp32_x_dlib']:.1f}× "
+                f"(int8 {r['ort_int8_x_dlib']:.1f}×)" for r in fast) + '.' + (f" Speed–accuracy frontier on HELEN-29: {front}." if front else '')
+                + (f" The `fast` preset, the most accurate within 2× dlib's time: {d['fast']['head']} on {d['fast']['body']}, {d['fast']['size']} px, "
+                   f"{d['fast']['x_dlib']:.2f}× dlib's time, NME {d['fast']['nme']:.2f}%." if d.get('fast') else '')]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "

@@ -9,6 +9,7 @@ from .boxes import *
 from .readers import *
 from .synthetic import *
 from .losses import *
+from .simcc import *
 from .metrics import *
 from .detect import *
 from .models import *

@@ -10,6 +10,7 @@ from .core import *
 from .transforms import *
 from .losses import *
 from .models import *
+from .simcc import SimCCHead, SimCCLoss
 from .readers import open_image
 from .inference import *
 from .inference import _detects, _predict
@@ -99,6 +100,7 @@ def _landmark_learner(dls, model, loss_func, splitter, pretrained, normalize, st
     if normalize: _add_norm(dls, {'stats': stats}, pretrained, n_in)
     if isinstance(loss_func, IntegralLoss) and loss_func.head is None:
         loss_func.head = first(model.modules(), risinstance(IntegralHead))
+    if isinstance(loss_func, SimCCLoss) and loss_func.head is None: loss_func.head = first(model.modules(), risinstance(SimCCHead))
     learn = LandmarkLearner(dls, model, loss_func=loss_func, splitter=splitter, **kwargs)
     if pretrained: learn.freeze()
     return learn

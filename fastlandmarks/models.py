@@ -14,6 +14,7 @@ from .transforms import *
 from .layouts import mirror_landmarks
 from .data import layout_of
 from .losses import *
+from .simcc import *
 
 # %% auto #0
 __all__ = ['landmark_heads', 'landmark_presets', 'RECIPE', 'hub_reachable', 'pretrained_weights_at_hand',
@@ -299,6 +300,9 @@ def _integral(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
 def _regression(body, n_out, img_size, mean_shape): return nn.Sequential(body, RegressionHead(body.out_channels, n_out, mean_shape))
 def _query(body, n_out, img_size, mean_shape, **kwargs):
     return nn.Sequential(body, QueryHead(body.out_channels, n_out, mean_shape=mean_shape, **kwargs))
+def _simcc(body, n_out, img_size, mean_shape, **kwargs):
+    feat = dummy_eval(body, img_size).shape[-2:]
+    return nn.Sequential(body, SimCCHead(body.out_channels, n_out, feat, img_size, mean_shape=mean_shape, **kwargs))
 
 # %% ../nbs/09_models.ipynb #2e72b0c6
 def peak_mass(p:Tensor,   # Non-negative maps `(..., K, h, w)`
@@ -387,11 +391,13 @@ landmark_heads = {
     'integral':   LandmarkHead(_integral,   'points',   lambda dls: IntegralLoss(), spread_confidence),
     'regression': LandmarkHead(_regression, 'points',   lambda dls: l1_coord_loss, view_confidence),
     'query':      LandmarkHead(_query,      'points',   lambda dls: l1_coord_loss, view_confidence),
+    'simcc':      LandmarkHead(_simcc,      'points',   lambda dls: SimCCLoss(),   simcc_confidence),
 }
 
 # %% ../nbs/09_models.ipynb #1a055422
 landmark_presets = dict(
     recipe=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3),
+    fast=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=96, heatmap_size=24, sigma=2., bs=16, epochs=40, lr=2e-3),
 )
 RECIPE = landmark_presets['recipe']
 

@@ -62,6 +62,7 @@ HEADS = [  # head, DataLoaders fixture, head_kwargs
     ('integral', 'point_dls', dict(n_deconv=3, channels=32)),
     ('regression', 'point_dls', {}),
     ('query', 'point_dls', dict(dim=32)),
+    ('simcc', 'point_dls', dict(hidden=64)),
 ]
 
 @pytest.mark.parametrize('head,dls_name,head_kwargs', HEADS)
