@@ -601,6 +601,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                      'fastlandmarks/training.py'),
                                         'fastlandmarks.training.epochs_done': ('training.html#epochs_done', 'fastlandmarks/training.py'),
                                         'fastlandmarks.training.save_curves': ('training.html#save_curves', 'fastlandmarks/training.py'),
+                                        'fastlandmarks.training.train_detector': ( 'training.html#train_detector',
+                                                                                   'fastlandmarks/training.py'),
                                         'fastlandmarks.training.train_landmarks': ( 'training.html#train_landmarks',
                                                                                     'fastlandmarks/training.py'),
                                         'fastlandmarks.training.write_training_report': ( 'training.html#write_training_report',

@@ -71,7 +71,7 @@ def write_predictions(images,      # The image files
     for f,fs in zip(images, faces): Image.fromarray(draw_faces(f, fs)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
-# %% ../nbs/13_cli.ipynb #ff2342fa
+# %% ../nbs/13_cli.ipynb #3a076940
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
           layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)
@@ -94,23 +94,11 @@ def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic face
           out:str='fastlandmarks_model', # Output folder
          ):
     "Train a landmark detector and write the exported model, its layout (`layout.json`), metrics, curves and a results picture into --out"
-    s = preset_settings(preset, arch=arch, head=head, target=target, size=size, heatmap_size=heatmap_size, sigma=sigma, epochs=epochs, bs=bs, lr=lr)
-    set_seed(seed, reproducible=True)
-    start = time.perf_counter()
-    dls = landmark_dataloaders(data, format, layout, preset=preset, size=s['size'], head=s['head'], target=s['target'],
-                               heatmap_size=s['heatmap_size'], sigma=s['sigma'], bs=s['bs'], crop=crop, n_synthetic=n_synthetic,
-                               seed=seed, num_workers=0)  # loading is cheap: worker processes would only compete for the cores
-    inferred,layout = layout=='infer',layout_of(dls)  # the layout given, or the one inferred from the training annotations
-    Path(out).mkdir(parents=True, exist_ok=True); layout.save(Path(out)/'layout.json')
-    known = f", that of the built-in layout {layout.name}" if layout.name in LAYOUTS else ''
-    if inferred: print(f"flip map inferred from {len(dls.train_ds)} training annotations{known}, saved in {Path(out)/'layout.json'}: {list(layout.flip_idx)}")
-    learn = train_landmarks(dls, out, s['arch'], s['head'], layout=layout, epochs=s['epochs'], lr=s['lr'], pretrained=pretrained,
-                            patience=patience, resume=resume)
-    save_curves(learn, Path(out)/'curves.png')
-    epochs = len(learn.recorder.values)  # before evaluating: `get_preds` starts the recorder afresh
-    metrics = dict(evaluate_landmarks(learn, layout=layout), epochs=epochs,
-                   time_s=round(time.perf_counter()-start, 1), arch=s['arch'], head=s['head'], size=s['size'])
-    write_training_report(learn, out, metrics)
+    metrics = train_detector(data, out, format, layout, preset=preset, arch=arch, head=head, target=target, size=size,
+                             heatmap_size=heatmap_size, sigma=sigma, epochs=epochs, bs=bs, lr=lr, pretrained=pretrained, crop=crop,
+                             n_synthetic=n_synthetic, patience=patience, seed=seed, resume=resume)
+    known = f", that of the built-in layout {metrics['layout']}" if metrics['builtin_layout'] else ''
+    if metrics['layout_inferred']: print(f"flip map inferred from {metrics['n_train']} training annotations{known}, saved in {Path(out)/'layout.json'}: {metrics['flip_idx']}")
     print(f"validation NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}%; model and report in {out}")
     return metrics
 
