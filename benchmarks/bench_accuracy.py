@@ -130,7 +130,7 @@ validation), {args.size} px, fastai's default `aug_transforms()` (flips included
 the image (timm `out_indices={body_levels(args.arch, args.stride)}`): its {args.size//args.stride}×{args.size//args.stride}
 feature map goes to a head. (The whole body pools a 64-px image down to 2×2 cells, too coarse for a heatmap head: with it,
 in an earlier version of this benchmark, Gaussian heatmaps did worse than the mean shape.) The regression head pools it into a linear layer; the heatmap heads are the deconvolution head
-({args.head_channels} channels) making heatmaps of {hm}×{hm} (Gaussian σ = 2 cells, decoded by `heatmap2subpixel`, or
+({args.head_channels} channels) making heatmaps of {hm}×{hm} (Gaussian σ = 2 cells, decoded by `decode_subpixel`, or
 randomised rounding with `binary_heatmap_loss`, top-k decoding); the integral head is the same deconvolution with a
 soft-argmax; SimCC (`head='simcc'`, `fastlandmarks.simcc`) classifies x and y over half-pixel bins from the flattened
 feature map, trained with Gaussian 1-D labels (σ = 2 px) and a KL divergence. Every setup uses `landmark_learner`'s default loss for its head (for Gaussian heatmaps the foreground-weighted

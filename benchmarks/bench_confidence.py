@@ -1,6 +1,6 @@
 """Benchmark 7: what each head's per-landmark confidence says, on HELEN-29's held-out photos.
 
-    python benchmarks/bench_confidence.py [--data PATH] [--quick] [--seeds 1] [--epochs N] [--jobs J] [--setups A,B] [--out FILE.md]
+    python benchmarks/bench_confidence.py [--data PATH] [--quick] [--seeds 1] [--epochs N] [--jobs J] [--setups A,B] [--keep 1] [--out FILE.md]
 
 Each setup is trained as `bench_real.py` trains it (same split by photo, body, size, epochs and loss), then predicts the
 held-out faces in their photos' pixels, each face in its annotated landmarks' box, with `predict_faces`, which gives every
@@ -14,11 +14,11 @@ import os, statistics, sys
 import torch
 from _common import HERE, bench_args, run_seeds, spread, table, write_result
 from _real import face_files, face_points, find_real_data, split_by_photo, ENV_VAR
-from bench_real import SETUPS, train_setup
+from bench_real import SETUPS, kept_runs, train_setup
 from fastlandmarks.inference import predict_faces
 from fastlandmarks.metrics import confidence_quality, point_errors
 from fastlandmarks.models import landmark_heads
-from fastlandmarks.readers import points_box
+from fastlandmarks.boxes import points_box
 
 # One setup per head, both heatmap scorings among them: randomised-rounding logits (their mass near the peak) and
 # Gaussian maps (the fitted peak's height)
@@ -73,7 +73,8 @@ def main():
                       sigma=(float, 1.5, 'Gaussian sigma in heatmap cells'), bs=(int, 16, 'batch size'),
                       jobs=(int, None, 'training processes at once: 2 on the CPU, 1 on a GPU'),
                       arch=(str, 'hrnet_w18_small', "the body: one of timm's HRNets"), lr=(float, 2e-3, 'peak learning rate'),
-                      setups=(str, ','.join(DEFAULT_SETUPS), f"comma-separated setups of bench_real.py, among {','.join(SETUPS)}"))
+                      setups=(str, ','.join(DEFAULT_SETUPS), f"comma-separated setups of bench_real.py, among {','.join(SETUPS)}"),
+                      keep=(int, 0, "1: keep the other setups' runs from the result already in --out (same settings), retrain only --setups"))
     found = find_real_data(args.data)
     if found is None:
         print(f'no real faces: pass --data PATH (a folder of HELEN-29 .jpg + .pts) or set {ENV_VAR}; nothing written'); return
@@ -84,7 +85,8 @@ def main():
     keys = [k.strip() for k in args.setups.split(',') if k.strip()]
     unknown = [k for k in keys if k not in SETUPS]
     if unknown: sys.exit(f'unknown setups {unknown}: choose among {list(SETUPS)}')
-    results = run_seeds(run, args, keys)
+    results = kept_runs(args, keys) + run_seeds(run, args, keys)
+    keys = list(dict.fromkeys(k for k in SETUPS if k in {r['setup'] for r in results}))
     write_result(args, f'Confidence per landmark: HELEN-29, {args.epochs} epochs', report_body(args, keys, results),
                  {'runs':results, 'settings':{k:getattr(args, k) for k in ('seeds', 'epochs', 'size', 'heatmap_size', 'sigma', 'bs', 'arch', 'lr')}})
 

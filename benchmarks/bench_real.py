@@ -15,7 +15,7 @@ from fastlandmarks.inference import predict_landmarks
 from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.models import hrnet_body
 from fastlandmarks.learner import landmark_learner
-from fastlandmarks.readers import grow_box, points_box, round_box
+from fastlandmarks.boxes import grow_box, points_box, round_box
 from fastlandmarks.transforms import target_transform
 
 # key: (label, head, heatmap targets 'gaussian'/'binary' or None for points, flip-aware `LandmarkBlock` or stock `PointBlock`,

@@ -7,7 +7,7 @@ faces and dlib, committed, since their photos are not in the repository) and `cu
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'latency', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'confidence', 'detect', 'latency', 'gpu_throughput')
 
 
 def sections()->list:
@@ -36,9 +36,9 @@ def headlines(path)->list:
                 f'Gaussian loss from the points instead of encode + MSE ({on}): {lp}.']
     if 'errors' in d:
         sub = [r['max'] for r in d['errors'] if r['noise']==0 and 'subpixel' in r['decoder']]
-        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`heatmap2argmax`']
-        return [f'Default decoder (`heatmap2subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
-                f'(`heatmap2argmax`: mean {max(arg):.2f}).']
+        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`decode_argmax`']
+        return [f'Default decoder (`decode_subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
+                f'(`decode_argmax`: mean {max(arg):.2f}).']
     if 'pipeline' in d:
         base,*others = d['pipeline']
         return [f"Training pipeline ({on}): augmentation + targets take "
@@ -54,6 +54,14 @@ def headlines(path)->list:
         return [f"Real faces (HELEN-29, held-out photos, from scratch, {d['settings']['seeds']} seeds): at an equal budget of "
                 f"{d['settings']['epochs']} epochs the best setup, {best}, reaches {nme[best]:.2f}% NME{stock}{recipe}{peer}, "
                 f"the mean shape {d['mean_shape']['nme']:.2f}%."]
+    if d.get('runs') and 'landmarks' in d['runs'][0]:
+        by = {}
+        for r in d['runs']: by.setdefault(r['setup'], []).append(r)
+        mean = lambda rs, level, m: sum(r[level][m] for r in rs)/len(rs)
+        return [f"Confidence per landmark on HELEN-29's held-out photos ({d['settings']['seeds']} seed(s), {d['settings']['epochs']} epochs): "
+                "Spearman's ρ with the error and the AUROC of low confidence for errors above 10%, landmark by landmark (face by face): "
+                + '; '.join(f"{k} ρ {mean(rs, 'landmarks', 'spearman'):.2f} ({mean(rs, 'faces', 'spearman'):.2f}), AUROC "
+                            f"{mean(rs, 'landmarks', 'auroc'):.2f} ({mean(rs, 'faces', 'auroc'):.2f})" for k,rs in by.items()) + '.']
     if 'runs' in d:
         setups = dict.fromkeys(r['setup'] for r in d['runs'])
         nmes = {s:[r['nme'] for r in d['runs'] if r['setup']==s] for s in setups}

@@ -5,6 +5,7 @@ from .heatmaps import *
 from .transforms import *
 from .layouts import *
 from .data import *
+from .boxes import *
 from .readers import *
 from .synthetic import *
 from .losses import *

@@ -19,39 +19,17 @@ from .inference import *
 from .models import *
 from .datasets import *
 from .training import *
+from .interpret import *
 
 # %% auto #0
-__all__ = ['COMMANDS', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'draw_landmarks', 'draw_faces',
-           'write_predictions', 'cli_train', 'cli_predict', 'cli_eval', 'main']
-
-# %% ../nbs/13_cli.ipynb #9dc3a114
-def landmark_report(preds:Tensor, targs:Tensor, layout='ibug68', norm='iod', threshold=0.08, img_size=None)->dict:
-    "NME (%), AUC, failure rate (%) and per-landmark error (%) of predicted against target points"
-    errs = point_errors(preds, targs, norm, layout, img_size=img_size)
-    per_image = errs.nanmean(-1)
-    auc,fr = auc_fr(per_image, threshold)
-    return dict(nme=100*float(per_image.nanmean()), auc=float(auc), failure_rate=100*float(fr), threshold=threshold,
-                norm=norm, n_images=len(per_image), per_landmark_error=(100*errs.nanmean(0)).tolist())
-
-def evaluate_landmarks(learn, dl=None, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    dl = ifnone(dl, learn.dls.valid)
-    preds,targs = learn.get_preds(dl=dl)
-    size = as_size(dl.one_batch()[0].shape[-2:])
-    return landmark_report(preds_to_points(preds, learn.dls), targs_to_points(targs, learn.dls), layout, norm, threshold, size)
-
-def evaluate_dataset(learn, items, reader, layout=None, norm=None, threshold=0.08)->dict:
-    "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
-    layout,norm = layout_and_norm(learn.dls, layout, norm)
-    targs = [reader(o) for o in items]
-    crops = training_crop(learn) is not None
-    boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
-    preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
-    return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
+__all__ = ['COMMANDS', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train', 'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #d686c55d
 _NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
+
+def _skipped(metrics:dict)->str:
+    "How many images had no normaliser and were left out, in words (nothing when none was)"
+    return f" ({metrics['n_skipped']} without a normaliser left out)" if metrics.get('n_skipped') else ''
 
 # %% ../nbs/13_cli.ipynb #49bf1d38
 def draw_landmarks(img, pts:Tensor)->np.ndarray:
@@ -93,7 +71,7 @@ def write_predictions(images,      # The image files
     for f,fs in zip(images, faces): Image.fromarray(draw_faces(f, fs)).save(out/f'{Path(f).stem}_landmarks.png')
     return res
 
-# %% ../nbs/13_cli.ipynb #ff2342fa
+# %% ../nbs/13_cli.ipynb #3a076940
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
           layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)
@@ -116,23 +94,11 @@ def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic face
           out:str='fastlandmarks_model', # Output folder
          ):
     "Train a landmark detector and write the exported model, its layout (`layout.json`), metrics, curves and a results picture into --out"
-    s = preset_settings(preset, arch=arch, head=head, target=target, size=size, heatmap_size=heatmap_size, sigma=sigma, epochs=epochs, bs=bs, lr=lr)
-    set_seed(seed, reproducible=True)
-    start = time.perf_counter()
-    dls = landmark_dataloaders(data, format, layout, preset=preset, size=s['size'], head=s['head'], target=s['target'],
-                               heatmap_size=s['heatmap_size'], sigma=s['sigma'], bs=s['bs'], crop=crop, n_synthetic=n_synthetic,
-                               seed=seed, num_workers=0)  # loading is cheap: worker processes would only compete for the cores
-    inferred,layout = layout=='infer',layout_of(dls)  # the layout given, or the one inferred from the training annotations
-    Path(out).mkdir(parents=True, exist_ok=True); layout.save(Path(out)/'layout.json')
-    known = f", that of the built-in layout {layout.name}" if layout.name in LAYOUTS else ''
-    if inferred: print(f"flip map inferred from {len(dls.train_ds)} training annotations{known}, saved in {Path(out)/'layout.json'}: {list(layout.flip_idx)}")
-    learn = train_landmarks(dls, out, s['arch'], s['head'], layout=layout, epochs=s['epochs'], lr=s['lr'], pretrained=pretrained,
-                            patience=patience, resume=resume)
-    save_curves(learn, Path(out)/'curves.png')
-    epochs = len(learn.recorder.values)  # before evaluating: `get_preds` starts the recorder afresh
-    metrics = dict(evaluate_landmarks(learn, layout=layout), epochs=epochs,
-                   time_s=round(time.perf_counter()-start, 1), arch=s['arch'], head=s['head'], size=s['size'])
-    write_training_report(learn, out, metrics)
+    metrics = train_detector(data, out, format, layout, preset=preset, arch=arch, head=head, target=target, size=size,
+                             heatmap_size=heatmap_size, sigma=sigma, epochs=epochs, bs=bs, lr=lr, pretrained=pretrained, crop=crop,
+                             n_synthetic=n_synthetic, patience=patience, seed=seed, resume=resume)
+    known = f", that of the built-in layout {metrics['layout']}" if metrics['builtin_layout'] else ''
+    if metrics['layout_inferred']: print(f"flip map inferred from {metrics['n_train']} training annotations{known}, saved in {Path(out)/'layout.json'}: {metrics['flip_idx']}")
     print(f"validation NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}%; model and report in {out}")
     return metrics
 
@@ -165,7 +131,7 @@ def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlan
     learn = load_learner(model)
     metrics = evaluate_dataset(learn, *dataset_items(data, format), layout)
     if out: Path(out).mkdir(parents=True, exist_ok=True); (Path(out)/'metrics.json').write_text(json.dumps(metrics, indent=1))
-    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images")
+    print(f"NME {metrics['nme']:.2f}% ({_NORM_WORDS.get(metrics['norm'], metrics['norm'])}), AUC@8% {metrics['auc']:.3f}, failure rate {metrics['failure_rate']:.1f}% on {metrics['n_images']} images{_skipped(metrics)}")
     return metrics
 
 # %% ../nbs/13_cli.ipynb #0831fba0

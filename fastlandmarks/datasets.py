@@ -10,6 +10,7 @@ from .transforms import *
 from .layouts import *
 from .data import *
 from .readers import *
+from .boxes import CropToBox
 from .synthetic import *
 from .models import landmark_heads, preset_settings
 

@@ -9,8 +9,9 @@ from fastai.vision.all import *
 from .core import *
 from .transforms import *
 from .readers import *
+from .boxes import *
 from .detect import *
-from .models import landmark_heads, heatmap_confidence, flip_confidence
+from .models import landmark_heads, heatmap_confidence, view_confidence
 
 # %% auto #0
 __all__ = ['training_crop', 'input_size', 'inference_box', 'confidence_for', 'LandmarkFace', 'predict_faces', 'predict_landmarks']
@@ -42,10 +43,10 @@ def _per_image(images:list, boxes)->list:
 
 # %% ../nbs/09a_inference.ipynb #51bfd603
 def confidence_for(learn:Learner)->callable:
-    "The confidence function `(model, xb, preds, dls) -> (B, K)` of `learn`'s head; without one, by its targets: heatmap peaks or flip disagreement"
+    "The confidence function `(model, xb, preds, dls) -> (B, K)` of `learn`'s head; without one, by its targets: heatmap peaks or how well they follow the image"
     head = getattr(learn, 'head', None)
     if head in landmark_heads: return landmark_heads[head].confidence
-    return heatmap_confidence if target_transform(learn.dls) is not None else flip_confidence
+    return heatmap_confidence if target_transform(learn.dls) is not None else view_confidence
 
 # %% ../nbs/09a_inference.ipynb #0932045a
 def _prepared(learn, img, box)->tuple:

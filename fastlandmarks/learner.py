@@ -22,13 +22,13 @@ __all__ = ['show_points', 'show_batch', 'show_results', 'LandmarkLearner', 'land
 def show_points(pts:Tensor,    # Points `(K, 2)` in image pixels
                 ctx,           # A matplotlib axis
                 marker='o',    # Marker: 'o' for targets, 'x' for predictions by default
-                s=None,        # Marker size; smaller for many points
+                s=None,        # Marker size; `marker_size` of the number of points by default
                 cmap='hsv',    # Colour map over landmark indices
                 **kwargs):
     "Scatter points on `ctx`, coloured by landmark index, keeping the axis limits of an image already shown there"
     pts = as_plain(pts).detach().cpu().view(-1,2)
     k = len(pts)
-    s = ifnone(s, 30 if k<=20 else 10)
+    s = ifnone(s, marker_size(k))
     lims = (ctx.get_xlim(), ctx.get_ylim()) if ctx.get_images() else None
     ctx.scatter(pts[:,0], pts[:,1], c=np.arange(k), cmap=cmap, vmin=0, vmax=k, marker=marker, s=s,
                 linewidths=1.5 if marker=='x' else 0.5, edgecolors='black' if marker=='o' else None, **kwargs)

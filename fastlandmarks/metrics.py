@@ -10,6 +10,7 @@ from .heatmaps import *
 from .transforms import *
 from .layouts import LandmarkLayout, get_layout, as_layout
 from .data import layout_of
+from .boxes import points_box
 
 # %% auto #0
 __all__ = ['NORMS', 'norm_layout', 'check_norm', 'check_layout', 'as_points', 'normaliser', 'point_errors', 'nme', 'pck',
@@ -58,10 +59,9 @@ def as_points(x,              # Points `(..., K, 2)` as a tensor or an array
 def _present(t:Tensor)->Tensor: return ~t.isnan().any(-1)
 
 def _box_sides(t:Tensor)->Tensor:
-    "Width and height `(..., 2)` of the box around the present points, `NaN` without any"
-    keep = _present(t)[...,None]
-    sides = torch.where(keep, t, math.inf).amin(-2).neg() + torch.where(keep, t, -math.inf).amax(-2)
-    return torch.where(keep.any(-2), sides, math.nan)
+    "Width and height `(..., 2)` of the box around the present points (`points_box`), `NaN` without any"
+    box = points_box(t)
+    return box[...,2:]-box[...,:2]
 
 def _iod(t, layout): return (t[...,layout.norm_idx[0],:] - t[...,layout.norm_idx[1],:]).norm(dim=-1)
 def _ipd(t, layout):
@@ -137,18 +137,22 @@ def auc_fr(errors,          # Per-image NMEs as fractions, e.g. from `nme`; `NaN
     return float((threshold-e).clamp(min=0).mean()/threshold), float((e>threshold).double().mean())
 
 # %% ../nbs/08_metrics.ipynb #7b7a4a76
+def _mean_present(x:Tensor)->Tensor:
+    "The mean of the entries of `x` that are not `NaN`; `NaN` when there are none (a mean over nothing is no error of 0)"
+    return x[~x.isnan()].mean()
+
 def _nmae(pred_pts:Tensor, targ_pts:Tensor)->Tensor:
     "Mean absolute coordinate error in image units between `[-1, 1]` points, skipping `NaN` targets"
-    err = (pred_pts-targ_pts).abs()/2
-    return err[~err.isnan()].mean() if (~err.isnan()).any() else err.new_zeros(())
+    return _mean_present((pred_pts-targ_pts).abs()/2)
 
 def nmae_argmax(preds:Tensor, targs:Tensor)->Tensor:
     "Normalised mean absolute error of argmax-decoded heatmaps, in image units"
-    return _nmae(decode_points(preds, heatmap2argmax), decode_points(targs, heatmap2argmax, is_target=True))
+    return _nmae(decode_points(preds, decode_argmax), decode_points(targs, decode_argmax, is_target=True))
 
 def nmae_topk(preds:Tensor, targs:Tensor, topk=9)->Tensor:
-    "Normalised mean absolute error of top-k decoded predictions against randomised-rounding targets, in image units"
-    return _nmae(decode_points(preds, partial(topk_heatmap2coord, topk=topk)), decode_points(targs, heatmap_centroid, is_target=True))
+    "Normalised mean absolute error of randomised-rounding heatmaps, decoded as `RandomBinaryHeatmapTransform` decodes them, in image units"
+    tfm = RandomBinaryHeatmapTransform(as_plain(targs).shape[-2:], topk)
+    return _nmae(tfm.decode_preds(preds), as_plain(tfm.decodes(Heatmap(as_plain(targs)))))
 
 # %% ../nbs/08_metrics.ipynb #78d152af
 def batch_points(learn)->tuple:
@@ -193,12 +197,10 @@ def _layout_or_none(dls):
     try: return layout_of(dls)
     except ValueError: return None
 
-def _mean_present(x:Tensor)->float: return float(x[~x.isnan()].mean()) if (~x.isnan()).any() else math.nan
-
 # %% ../nbs/08_metrics.ipynb #f5d70c65
 class NME(LandmarkMetric):
     "Mean over images of the normalised mean error, in percent"
-    def summarise(self): return 100*_mean_present(self.image_errors())
+    def summarise(self): return 100*float(_mean_present(self.image_errors()))
 
 class PCK(LandmarkMetric):
     "Mean over images of the percentage of points within `alpha` normalisers of their target"
@@ -210,7 +212,7 @@ class PCK(LandmarkMetric):
         super().__init__(norm, layout, name)
         self.alpha = alpha
     def summarise(self):
-        return 100*_mean_present(_correct_share(self.point_errors(), self.alpha))
+        return 100*float(_mean_present(_correct_share(self.point_errors(), self.alpha)))
 
 class _CEDMetric(LandmarkMetric):
     "A metric read off the cumulative error distribution of the images' NMEs up to `threshold`"

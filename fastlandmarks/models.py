@@ -22,8 +22,8 @@ __all__ = ['landmark_heads', 'landmark_presets', 'RECIPE', 'hub_reachable', 'pre
            'torchvision_body', 'HRNetBody', 'hrnet_body', 'BinaryHeadBlock', 'landmark_body', 'deconv_layer',
            'DeconvHead', 'UnetHead', 'IntegralHead', 'start_at_mean_shape', 'RegressionHead', 'sincos_2d', 'QueryHead',
            'heatmap_loss_for', 'upsamplings_to_quarter', 'peak_mass', 'gaussian_peak', 'heatmap_confidence',
-           'spread_confidence', 'flip_confidence', 'LandmarkHead', 'preset_settings', 'landmark_targets', 'check_n_out',
-           'check_targets', 'default_head', 'check_body', 'mean_shape']
+           'spread_confidence', 'view_maps', 'view_confidence', 'LandmarkHead', 'preset_settings', 'landmark_targets',
+           'check_n_out', 'check_targets', 'default_head', 'check_body', 'mean_shape']
 
 # %% ../nbs/09_models.ipynb #0ca995ca
 def hub_reachable(endpoint:str|None=None, # The Hub's address; `huggingface_hub`'s (`$HF_ENDPOINT`) by default
@@ -217,7 +217,7 @@ class IntegralHead(nn.Module):
         self.heatmaps,self.logits = DeconvHead(in_channels, n_out, n_deconv, channels),None
     def forward(self, x):
         self.logits = self.heatmaps(x)
-        return soft_argmax_2d(self.logits, scale=True)
+        return decode_soft_argmax(self.logits, scale=True)
     def __getstate__(self): return {**self.__dict__, 'logits': None}
 
 # %% ../nbs/09_models.ipynb #05d8f6de
@@ -350,16 +350,32 @@ def spread_confidence(model, xb, preds:Tensor, dls)->Tensor:
     var = ((cells - mean)**2).sum(-1).mul(p).sum((-2,-1))
     return 1/(1 + 100*var.sqrt()/w)
 
-# %% ../nbs/09_models.ipynb #7ed77463
-def flip_confidence(model, xb:Tensor, preds:Tensor, dls)->Tensor:
-    "Confidence `(B, K)` of a coordinate head: `1/(1 + d)`, `d` the distance to the mirrored image's re-indexed prediction in % of the image's width"
+# %% ../nbs/09_models.ipynb #339ecf69
+def view_maps(angles=(-10., 10.), # Rotations of the extra views, in degrees
+              shift=0.08,         # Shifts of the extra views along x and y, in `[-1, 1]` units (4% of the width for 0.08)
+             )->Tensor:           # `(V, 2, 3)`: for each view, the map from its coordinates to the image's
+    "The affine maps of the rotated and shifted views `view_confidence` compares, in fastai's `[-1, 1]` coordinates"
+    rot = [tensor([[math.cos(a), -math.sin(a), 0.], [math.sin(a), math.cos(a), 0.]]) for a in map(math.radians, angles)]
+    mov = [tensor([[1., 0., dx], [0., 1., dy]]) for dx,dy in ((shift, 0.), (0., shift))]
+    return torch.stack(rot + mov)
+
+# %% ../nbs/09_models.ipynb #7b88dc41
+def view_confidence(model, xb:Tensor, preds:Tensor, dls,
+                    angles=(-10., 10.), # Rotations of the extra views, in degrees
+                    shift=0.08,         # Shifts of the extra views, in `[-1, 1]` units
+                   )->Tensor:
+    "Confidence `(B, K)` of a coordinate head: `1/(1 + d)`, `d` the mean distance (in % of the width) of its predictions on the mirrored, rotated and shifted image, mapped back"
     pts = preds_to_points(preds, dls)
     try: flip_idx = layout_of(dls).flip_idx
     except ValueError: flip_idx = range(pts.shape[-2])  # fastai's `PointBlock` mirrors points without re-indexing them: what the model learnt
-    flipped = mirror_landmarks(preds_to_points(model(xb.flip(-1)), dls), list(flip_idx))
-    return 1/(1 + 50*(pts - flipped).norm(dim=-1))
+    views = [mirror_landmarks(preds_to_points(model(xb.flip(-1)), dls), list(flip_idx))]
+    for m in view_maps(angles, shift).to(xb.device, torch.float32):
+        warped = F.grid_sample(as_plain(xb).float(), F.affine_grid(m.expand(len(xb), 2, 3), xb.shape, align_corners=False),
+                               align_corners=False, padding_mode='border').to(xb.dtype)
+        views.append(preds_to_points(model(warped), dls).float() @ m[:, :2].T + m[:, 2])  # a point `u` of the view is `m·u` in the image
+    return 1/(1 + 50*torch.stack([(v - pts).norm(dim=-1) for v in views]).mean(0))
 
-# %% ../nbs/09_models.ipynb #75939a9c
+# %% ../nbs/09_models.ipynb #710e98aa
 class LandmarkHead(NamedTuple):
     "What `landmark_learner` and the library know of a head: its builder, the targets it trains on, its default loss, its confidence and the body it needs"
     build:callable      # `(body, n_out, img_size, mean_shape, **head_kwargs) -> model`
@@ -373,8 +389,8 @@ landmark_heads = {
     'unet':       LandmarkHead(_unet,       'heatmaps', heatmap_loss_for,          heatmap_confidence),
     'deconv':     LandmarkHead(_deconv,     'heatmaps', heatmap_loss_for,          heatmap_confidence),
     'integral':   LandmarkHead(_integral,   'points',   lambda dls: IntegralLoss(), spread_confidence),
-    'regression': LandmarkHead(_regression, 'points',   lambda dls: l1_coord_loss, flip_confidence),
-    'query':      LandmarkHead(_query,      'points',   lambda dls: l1_coord_loss, flip_confidence),
+    'regression': LandmarkHead(_regression, 'points',   lambda dls: l1_coord_loss, view_confidence),
+    'query':      LandmarkHead(_query,      'points',   lambda dls: l1_coord_loss, view_confidence),
     'simcc':      LandmarkHead(_simcc,      'points',   lambda dls: SimCCLoss(),   simcc_confidence),
 }
 

@@ -30,8 +30,8 @@ def dots_with_missing(n=32, share=0.2, seed=0):
     return imgs, pts
 
 
-def dots_dls(imgs, pts, head, augment=True, binary=False, bs=8, **kwargs):
-    "`DataLoaders` of the dots for `head`: `LandmarkBlock` targets, flips and rotations, then the head's targets"
+def head_dls(imgs, pts, head, augment=True, binary=False, bs=8, **kwargs):
+    "`DataLoaders` of the dots `imgs`, `pts` for `head` (`test_utils.dots_dls` makes its own dots): `LandmarkBlock` targets, flips and rotations, then the head's targets"
     aug = aug_transforms(do_flip=True, max_rotate=20, max_zoom=1.1, max_warp=0.) if augment else []
     return dots_dblock(imgs, pts, block=LandmarkBlock(flip_idx=FLIP_IDX), batch_tfms=[*aug, *target_tfms(head, 'binary' if binary else 'gaussian', HM, sigma=1.)]
                       ).dataloaders(None, bs=bs, num_workers=0, **kwargs)

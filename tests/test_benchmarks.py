@@ -35,10 +35,11 @@ def test_real_faces_say_what_to_do_without_the_photos(tmp_path):
     assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
 
 
-def test_detection_says_what_to_do_without_the_photos(tmp_path):
-    "Without HELEN-29 the detection benchmark says how to point it at the photos and writes nothing"
-    out = tmp_path/'detect.md'
-    res = run_script('bench_detect.py', '--data', str(tmp_path/'nowhere'), '--out', str(out))
+@pytest.mark.parametrize('name', ['detect', 'confidence'])
+def test_real_benchmarks_say_what_to_do_without_the_photos(name, tmp_path):
+    "Without HELEN-29 the detection and confidence benchmarks say how to point them at the photos and write nothing"
+    out = tmp_path/f'{name}.md'
+    res = run_script(f'bench_{name}.py', '--data', str(tmp_path/'nowhere'), '--out', str(out))
     assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
 
 

@@ -40,7 +40,7 @@ def test_predict_in_original_pixels(trained, tmp_path):
 def test_predict_detects_every_face(tmp_path):
     "A model trained on face crops, given no box: one entry per face found, each with its box, score and landmarks in its crop"
     from fastlandmarks.detect import detect_faces
-    from fastlandmarks.readers import grow_box, round_box
+    from fastlandmarks.boxes import grow_box, round_box
     from fastlandmarks.test_utils import astronaut
     out = tmp_path/'crops'
     assert main(f'train --data synthetic --n-synthetic 16 --size 64 --heatmap-size 16 --epochs 1 --bs 8 --pretrained False '

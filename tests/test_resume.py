@@ -34,7 +34,7 @@ def _same_state(a, b)->bool:
 @pytest.mark.parametrize('head', HEADS)
 def test_save_model_checkpoint_loads_and_training_continues(head, tmp_path):
     "A `SaveModelCallback` checkpoint (with its optimizer) loads into a fresh learner, which predicts alike and trains on"
-    dls = dots_dls(IMGS, PTS, head)
+    dls = head_dls(IMGS, PTS, head)
     learn = head_learner(dls, head, path=tmp_path)
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-3, cbs=SaveModelCallback(fname='ckpt', every_epoch=True, with_opt=True))
@@ -84,7 +84,7 @@ def _train(out, monkeypatch, resume=False, stop=None, pretrained=False, epochs=E
     monkeypatch.setattr(training, 'landmark_learner', spied)
     set_seed(0)
     arch = timm_encoder(BODY, pretrained=False) if pretrained else BODY  # a body module: "pretrained" without downloading
-    dls = dots_dls(IMGS, PTS, 'regression')
+    dls = head_dls(IMGS, PTS, 'regression')
     try:
         with no_progress(): return train_landmarks(dls, out, arch, 'regression', layout=LAYOUT, epochs=epochs, lr=1e-3,
                                                    pretrained=pretrained, patience=10, resume=resume)
