@@ -99,3 +99,6 @@ def test_console_script():
     out = subprocess.run([sys.executable, '-c', 'from fastlandmarks.cli import main; main(["train", "--help"])'],
                          capture_output=True, text=True)
     assert '--heatmap-size' in out.stdout and '--resume' in out.stdout
+    from fastlandmarks.models import landmark_heads, landmark_presets
+    listed = ' '.join(out.stdout.split())  # argparse wraps the help
+    assert '|'.join(landmark_heads) in listed and all(p in listed for p in landmark_presets), listed

@@ -143,3 +143,21 @@ def test_detect_notebook_quotes_the_benchmark():
     d = _json(DETECT)['detectors']
     assert 3*d['hog']['ms_per_photo'] < d['haar']['ms_per_photo'], '07a_detect: "in under a third of its time"'
     assert tuple(d['hog']['calibration']) == HOG_CALIBRATION and tuple(d['haar']['calibration']) == HAAR_CALIBRATION
+
+
+CONFIDENCE = REAL/'confidence_cpu.json'
+
+def faces_figures()->dict:
+    "The README's phrases on detection and confidence, formatted from `benchmarks/detect/` and `benchmarks/real/confidence_cpu.json`"
+    from fastlandmarks.models import landmark_heads
+    runs = [r for r in _json(CONFIDENCE)['runs'] if landmark_heads[r['head']].targets=='heatmaps']
+    lm,face = [r['landmarks']['auroc'] for r in runs],[r['faces']['auroc'] for r in runs]
+    return {'found': f"{_json(DETECT)['detectors']['hog']['found']:.1f}% of HELEN-29's faces",
+            'auroc': f"{min(lm):.2f}–{max(lm):.2f} for landmarks and {min(face):.2f}–{max(face):.2f} for faces"}
+
+
+@pytest.mark.skipif(not (DETECT.exists() and CONFIDENCE.exists()), reason='no committed detection or confidence result')
+def test_readme_quotes_detection_and_confidence():
+    readme = _flat((ROOT/'README.md').read_text())
+    missing = {k:v for k,v in faces_figures().items() if v not in readme}
+    assert not missing, f"README.md does not quote these benchmark figures (benchmarks/detect/, benchmarks/real/): {missing}"
