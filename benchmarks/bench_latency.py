@@ -139,6 +139,14 @@ def accuracy_results(d:dict)->dict:
     return dict(results=res, dlib=d['dlib'], settings=dict(size=st['size'], epochs=st['epochs'], seeds=st['seeds']))
 
 
+def with_int8_changes(acc:dict, src:dict)->dict:
+    "`acc` with the int8 NME change that `src` (a `bench_speed_accuracy.py` JSON) measured for the same head × body, where it did"
+    changes = {(r['body'], r['head']): r['int8'] for r in src['results'] if 'int8' in r}
+    for a in acc['results']:
+        if (a['body'], a['head']) in changes and 'int8' not in a: a['int8'] = {**changes[a['body'], a['head']], 'from': src['settings']}
+    return acc
+
+
 def fastest_within(rows:list, acc:dict, times=2.)->dict|None:
     "The most accurate trained model answering one face within `times` dlib's time on one thread (its rounds' median ratio): float32 first, else its int8 graph (with int8's NME)"
     size = acc['settings']['size']
@@ -180,7 +188,8 @@ def main():
                       sizes=(str, ','.join(map(str, SIZES)), 'comma-separated input sides in pixels'),
                       accuracy=(Path, None, 'NME of trained head × body models (bench_speed_accuracy.py JSON), for the speed–accuracy picture'),
                       replot=(int, 0, '1: take the timings from the result already in --out instead of measuring again (to add the picture)'),
-                      keep=(int, 0, "1: keep the rows of the other heads × bodies × sizes from the result already in --out, measure only those asked for"))
+                      keep=(int, 0, "1: keep the rows of the other heads × bodies × sizes from the result already in --out, measure only those asked for"),
+                      int8_from=(Path, None, "a bench_speed_accuracy.py JSON: its int8 NME changes apply to --accuracy's models of the same head × body"))
     if args.device.type!='cpu': raise SystemExit('bench_latency measures the CPU only')
     heads, bodies, sizes = args.heads.split(','), args.bodies.split(','), [int(s) for s in args.sizes.split(',')]
     if args.quick: heads, bodies, sizes = ['regression', 'simcc'], ['resnet18'], [64]
@@ -230,6 +239,7 @@ def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
     extra = {}
     if args.accuracy is not None:
         acc = accuracy_results(json.loads(Path(args.accuracy).read_text()))
+        if args.int8_from: with_int8_changes(acc, json.loads(Path(args.int8_from).read_text()))
         png = args.out.with_name('speed_accuracy.png')
         extra = speed_accuracy_plot(png, ok, acc, dlib_ms)
         front = ', '.join(f'{l} ({t:.2f} ms, {e:.2f}%)' for t, e, l in extra['frontier'])
@@ -237,7 +247,8 @@ def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
         pick = ("no trained model answers within 2× dlib's time" if fast is None else
                 f"the most accurate model within 2× dlib's time is **{fast['head']} on {fast['body']}, {fast['size']} px**: "
                 f"{fast['ms']:.2f} ms, {fast['x_dlib']:.2f}× dlib's time in the same rounds, with ONNX Runtime {fast['engine']}; "
-                f"NME {fast['nme']:.2f}% on the held-out photos")
+                f"NME {fast['nme']:.2f}% on the held-out photos"
+                + (" (the float32 model's NME plus the change its int8 graph made in `bench_speed_accuracy.py`'s run)" if fast['engine']=='int8' else ''))
         plot = (f"\n\nSpeed against accuracy (NME from `{args.accuracy}`): the frontier, fastest first: {front}. For the `fast` preset, "
                 f"{pick}.\n\n![speed and accuracy]({png.name})\n")
     again = (f"\n\nTimings measured earlier (`--replot 1`), last on: {timed_on}. The table may gather rows of several invocations "
