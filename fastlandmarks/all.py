@@ -11,6 +11,7 @@ from .losses import *
 from .metrics import *
 from .detect import *
 from .inference import *
+from .draw import *
 from .models import *
 from .learner import *
 from .tta import *

@@ -17,6 +17,7 @@ from .readers import *
 from .synthetic import *
 from .metrics import *
 from .inference import *
+from .draw import *
 from .models import *
 import fastlandmarks.learner
 
@@ -24,8 +25,7 @@ import fastlandmarks.learner
 __all__ = ['FORMATS', 'RECIPE', 'HEATMAP_HEADS', 'COMMANDS', 'dataset_items', 'dataset_layout', 'target_tfms',
            'landmark_dataloaders', 'EpochCheckpoint', 'checkpoint_state', 'epochs_done', 'landmark_model',
            'train_landmarks', 'landmark_report', 'evaluate_landmarks', 'evaluate_dataset', 'default_norm',
-           'layout_and_norm', 'write_training_report', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train',
-           'cli_predict', 'cli_eval', 'main']
+           'layout_and_norm', 'write_training_report', 'cli_train', 'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #468f4b28
 def _annotated_images(path, suffix:str)->L:
@@ -229,44 +229,6 @@ def write_training_report(learn, out, metrics:dict):
     learn.export(out/'model.pkl')
     (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
     learn.show_results(max_n=4, figsize=(10,12)); plt.savefig(out/'results.png', dpi=80); plt.close('all')
-
-# %% ../nbs/13_cli.ipynb #49bf1d38
-def draw_landmarks(img, pts:Tensor)->np.ndarray:
-    "An RGB copy of `img` with `pts` drawn as dots coloured by landmark index"
-    a = np.array(PILImage.create(img).convert('RGB')).copy()
-    r = max(1, round(min(a.shape[:2])/150))
-    cols = (plt.get_cmap('hsv')(np.linspace(0, 1, len(pts), endpoint=False))[:,:3]*255).astype(int)
-    for (x,y),c in zip(as_plain(pts).tolist(), cols.tolist()):
-        if not (math.isnan(x) or math.isnan(y)): cv2.circle(a, (round(x-0.5), round(y-0.5)), r, c, -1, cv2.LINE_AA)
-    return a
-
-# %% ../nbs/13_cli.ipynb #c13a0f01
-def draw_faces(img,         # An image path, a PIL image or an array
-               faces:list,  # Its `LandmarkFace`s
-              )->np.ndarray:
-    "An RGB copy of `img` with each face's box drawn and its landmarks as dots coloured by landmark index"
-    a = np.array(PILImage.create(img).convert('RGB'))
-    for f in faces:
-        a = draw_landmarks(a, f.points)
-        x0,y0,x1,y1 = (round(float(v)) for v in f.box)
-        cv2.rectangle(a, (x0, y0), (x1-1, y1-1), (0, 255, 0), max(1, round(min(a.shape[:2])/300)))
-    return a
-
-# %% ../nbs/13_cli.ipynb #c13a0f02
-def write_predictions(images,      # The image files
-                      faces:list,  # For each image, its `LandmarkFace`s (`predict_faces`)
-                      out,         # The output folder
-                     )->dict:      # What `landmarks.json` holds: for each image, a list of faces, each a dict of `box`, `score` and `points`
-    "Write `landmarks.json`, `landmarks.csv` (a row per face) and the images with their faces drawn into `out`"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = {str(f): [dict(box=o.box.tolist(), score=o.score, points=o.points.tolist()) for o in fs] for f,fs in zip(images, faces)}
-    (out/'landmarks.json').write_text(json.dumps(res))
-    n = first((len(o.points) for fs in faces for o in fs), 0)
-    rows = [[str(f), j, o.score, *o.box.tolist(), *o.points.flatten().tolist()] for f,fs in zip(images, faces) for j,o in enumerate(fs)]
-    header = ['image', 'face', 'score', 'box_x0', 'box_y0', 'box_x1', 'box_y1'] + [f'{c}{i}' for i in range(n) for c in 'xy']
-    pd.DataFrame(rows, columns=header).to_csv(out/'landmarks.csv', index=False, float_format='%.3f')
-    for f,fs in zip(images, faces): Image.fromarray(draw_faces(f, fs)).save(out/f'{Path(f).stem}_landmarks.png')
-    return res
 
 # %% ../nbs/13_cli.ipynb #2d147f54
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
