@@ -12,6 +12,7 @@ from .metrics import *
 from .detect import *
 from .inference import *
 from .draw import *
+from .video import *
 from .models import *
 from .learner import *
 from .tta import *

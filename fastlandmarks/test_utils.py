@@ -13,7 +13,7 @@ from .losses import *
 
 # %% auto #0
 __all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'make_dots', 'dot_centres', 'dots_dblock', 'dots_dls', 'dots_learner', 'DotFinder',
-           'symmetric_shapes', 'astronaut']
+           'symmetric_shapes', 'astronaut', 'paint_dots']
 
 # %% ../nbs/97_test_utils.ipynb #f918a8b6
 def dot_colours(k:int)->np.ndarray:
@@ -128,3 +128,15 @@ def astronaut()->np.ndarray:
     try: import skimage
     except ImportError: raise ImportError("astronaut() needs scikit-image, in the dev extra: pip install -e '.[dev]'") from None
     return np.asarray(Image.open(Path(skimage.__file__).parent/'data'/'astronaut.png').convert('RGB'))
+
+# %% ../nbs/97_test_utils.ipynb #0b13c95f
+def paint_dots(img:np.ndarray, # An RGB `uint8` image `(H, W, 3)`
+               pts,            # Disc centres `(K, 2)` in continuous pixels
+               radius=3.,      # Disc radius in pixels
+              )->np.ndarray:   # A copy of `img` with disc `i` in colour `dot_colours(K)[i]`
+    "Paint `K` coloured discs on a copy of `img`, centred on `pts`, for `DotFinder` to find"
+    a = np.array(img, dtype=np.uint8)
+    p = np.asarray(as_plain(torch.as_tensor(pts)).float())
+    yx = np.mgrid[:a.shape[0], :a.shape[1]].transpose(1,2,0) + 0.5  # pixel centres in continuous coordinates
+    for (x,y),c in zip(p, dot_colours(len(p))): a[((yx - [y,x])**2).sum(-1) <= radius**2] = c
+    return a
