@@ -62,8 +62,8 @@ def photo_report(learn, files)->dict:
     return real_report(preds, targs)
 
 
-def run(args, key:str, seed:int)->dict:
-    "Train setup `key` from scratch with `seed`: its figures on the held-out photos and its training time"
+def train(args, key:str, seed:int)->tuple:
+    "Train setup `key` from scratch with `seed` on the training photos: the learner and its training time in seconds"
     _,head,target,flip_aware,loss = SETUPS[key]
     a = settings(args, key)
     set_seed(seed, reproducible=True)
@@ -71,7 +71,14 @@ def run(args, key:str, seed:int)->dict:
     learn = landmark_learner(dls, body(a), head=head, pretrained=False, loss_func=loss)
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(a.epochs, a.lr)
-    seconds = time.perf_counter() - t
+    return learn, time.perf_counter() - t
+
+
+def run(args, key:str, seed:int)->dict:
+    "Train setup `key` from scratch with `seed`: its figures on the held-out photos and its training time"
+    target = SETUPS[key][2]
+    a = settings(args, key)
+    learn,seconds = train(args, key, seed)
     test = split_by_photo(face_files(args.data))[1]
     return dict(setup=key, seed=seed, **photo_report(learn, test), train_s=seconds, epochs=a.epochs,
                 **({} if target is None else {'nme_at_output': output_resolution_nme(learn, test)}))

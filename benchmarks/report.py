@@ -1,19 +1,20 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
 run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` and `detect/` (real
-faces, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
+faces, committed, since their photos are not in the repository), `video/` (clips made from those photos, committed) and
+`cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'video', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'real', 'detect', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'detect', 'video', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -71,6 +72,12 @@ def headlines(path)->list:
         found = '; '.join(f"`{n}` {r['found']:.1f}% in {r['ms_per_photo']:.0f} ms a photo" for n,r in d['detectors'].items())
         return [f"Face detection on HELEN-29 ({on}), the share of the annotated faces found (a calibrated box with IoU ≥ "
                 f"{d['min_iou']} with the landmarks' box; the bar is 95%): {found}."]
+    if 'one_euro' in d:
+        r = d['default']
+        return [f"Video ({on}, {len(d['clips'])} clips of {d['settings']['frames']} frames made from held-out HELEN-29 photos, known motion): "
+                f"One-Euro smoothing with the defaults {d['one_euro']} cuts the jitter {r['jitter_ratio']:.1f}× (bar: 3×) while the "
+                f"error against the truth changes by {r['error_growth']:+.2f}% of the inter-ocular distance (bar: +1%), "
+                f"{r['error_raw']:.2f}% → {r['error_smooth']:.2f}%."]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "

@@ -18,6 +18,7 @@ from .synthetic import *
 from .metrics import *
 from .inference import *
 from .draw import *
+from .video import *
 from .models import *
 import fastlandmarks.learner
 
@@ -270,20 +271,30 @@ def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic face
     return metrics
 
 def cli_predict(model:str,          # An exported model (`model.pkl` from `fastlandmarks train`)
-            *images:str,        # Image files or folders of images
+            *images:str,        # Image files, folders of images, or videos (.mp4 .avi .mov .mkv .webm)
             box:Annotated[float, dict(nargs=4)]=None, # A face box `x0 y0 x1 y1` in image pixels, for every image; by default every face found (whole images for a model trained on them)
             detector:str=None,  # Face detector without --box: hog (dlib's, the default)|haar (OpenCV 4's)|a YuNet .onnx file
             tta:bool_arg=False, # Flip test-time augmentation
+            min_cutoff:float=ONE_EURO['min_cutoff'], # Videos: the One-Euro filter's cutoff at rest, in Hz (lower smooths still landmarks more)
+            beta:float=ONE_EURO['beta'], # Videos: the One-Euro filter's rise of the cutoff with the speed (higher lags less behind motion)
             out:str='fastlandmarks_predictions', # Output folder
            ):
-    "Predict the landmarks of every face of new images, in their own pixels, as JSON, CSV and drawn images"
+    "Predict the landmarks of every face of new images and videos, in their own pixels: JSON, CSV and drawn images; for each video a CSV and the annotated video"
     learn = load_learner(model)
     files = L(images).map(lambda f: get_image_files(f) if Path(f).is_dir() else [Path(f)]).concat()
-    if not files: raise ValueError("fastlandmarks predict needs at least one image")
-    boxes = None if box is None else [box]*len(files)
-    res = write_predictions(files, predict_faces(learn, files, boxes, detector, tta), out)
-    print(f"landmarks of {sum(map(len, res.values()))} faces in {len(res)} images written to {out}")
+    if not files: raise ValueError("fastlandmarks predict needs at least one image or video")
+    videos,photos = files.filter(is_video),files.filter(lambda f: not is_video(f))
+    if box is not None and videos: raise ValueError(f"--box is for images, and {videos[0]} is a video: its faces are detected, then followed")
+    res = {}
+    if photos:
+        res = write_predictions(photos, predict_faces(learn, photos, None if box is None else [box]*len(photos), detector, tta), out)
+        print(f"landmarks of {sum(map(len, res.values()))} faces in {len(res)} images written to {out}")
+    for v in videos:
+        frames = predict_video(learn, v, out, detector, min_cutoff, beta, tta=tta)
+        print(f"landmarks of {len({f.face for fs in frames for f in fs})} faces over {len(frames)} frames of {v} written to "
+              f"{Path(out)/(v.stem+'_landmarks.csv')} and {Path(out)/(v.stem+'_landmarks.mp4')}")
     return res
+
 
 def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlandmarks train`)
              data:str=None,       # A dataset folder or annotation file

@@ -86,11 +86,16 @@ class DotFinder(Module):
                  k:int,             # The number of dots (landmarks)
                  heatmap_size=None, # Output Gaussian heatmaps of this size instead of coordinates
                  sigma=1.,          # The heatmaps' standard deviation, in heatmap cells
+                 stats=None,        # `(mean, std)` of a `Normalize` the images went through (e.g. `imagenet_stats`), undone before looking
                 ):
         self.k,self.heatmap_size,self.sigma = k,heatmap_size,sigma
+        self.stats = None if stats is None else tuple(torch.tensor(s).reshape(1, -1, 1, 1) for s in stats)
         self.unused = nn.Parameter(torch.zeros(1))  # a parameter, so that fastai finds a device and an optimiser
     def forward(self, x:Tensor)->Tensor:
-        c = dot_centres(as_plain(x), self.k)[0]
+        x = as_plain(x)
+        if self.stats is not None: x = x*self.stats[1].to(x) + self.stats[0].to(x)
+        c = dot_centres(x, self.k)[0]
+
         return c.flatten(1) if self.heatmap_size is None else gaussian_heatmaps(c, self.heatmap_size, self.sigma)
 
 # %% ../nbs/97_test_utils.ipynb #f16e3e0b

@@ -50,7 +50,8 @@ class OneEuroFilter:
     def __call__(self, x):
         "The filtered value of the next sample `x` (an array or a tensor of the same shape every time; `NaN` where missing)"
         is_tensor = isinstance(x, Tensor)
-        a = np.array(as_plain(x).detach().cpu() if is_tensor else x, dtype=np.float64)
+        a = as_plain(x).detach().cpu().double().numpy().copy() if is_tensor else np.array(x, dtype=np.float64)
+
         if self.x is None: self.x,self.last,self.dx = a.copy(),a.copy(),np.zeros_like(a)
         elif a.shape!=self.x.shape: raise ValueError(f"OneEuroFilter got a sample of shape {a.shape} after {self.x.shape}: reset() it, or use one filter per signal")
         prev,last = (np.where(np.isnan(o), a, o) for o in (self.x, self.last))  # an element seen for the first time starts at its value
