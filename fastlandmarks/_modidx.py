@@ -616,6 +616,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'fastlandmarks.video._Track': ('video.html#_track', 'fastlandmarks/video.py'),
                                      'fastlandmarks.video._Track.__init__': ('video.html#_track.__init__', 'fastlandmarks/video.py'),
                                      'fastlandmarks.video._Track.step': ('video.html#_track.step', 'fastlandmarks/video.py'),
+                                     'fastlandmarks.video._confidence': ('video.html#_confidence', 'fastlandmarks/video.py'),
                                      'fastlandmarks.video._detect': ('video.html#_detect', 'fastlandmarks/video.py'),
                                      'fastlandmarks.video._follow': ('video.html#_follow', 'fastlandmarks/video.py'),
                                      'fastlandmarks.video._one_frame_at_a_time': ( 'video.html#_one_frame_at_a_time',

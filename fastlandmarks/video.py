@@ -22,7 +22,8 @@ __all__ = ['ONE_EURO', 'VIDEO_SUFFIXES', 'FOURCC', 'VIDEO_COLUMNS', 'OneEuroFilt
            'video_table', 'track_points']
 
 # %% ../nbs/08c_video.ipynb #f6e05291
-ONE_EURO = dict(min_cutoff=1., beta=0.05, d_cutoff=1.)  # PLACEHOLDER
+ONE_EURO = dict(min_cutoff=1., beta=0.1, d_cutoff=1.)  # `benchmarks/bench_video.py`: chosen on clips of real faces with known motion
+
 
 # %% ../nbs/08c_video.ipynb #0f5aced7
 class OneEuroFilter:
@@ -199,12 +200,16 @@ class TrackedFace(NamedTuple):
     confidence: Tensor|None # Per-landmark confidences `(K,)`, when the model gives them
 
 # %% ../nbs/08c_video.ipynb #4805f457
+def _confidence(f:LandmarkFace)->Tensor|None:
+    "A face's per-landmark confidences `(K,)`, or `None` for a model that gives none"
+    return getattr(f, 'confidence', None)
+
 class _Track:
     "A face being followed: its number, the box of its last landmarks, its detection score and its filter"
     def __init__(self, face, box, score, smoother): self.face,self.box,self.score,self.smoother = face,box,score,smoother
     def step(self, f:LandmarkFace)->TrackedFace:
         "The `TrackedFace` of landmarks `f` predicted in `self.box`; the next box is theirs"
-        res = TrackedFace(self.face, self.smoother(f.points), f.points, f.box, self.score, getattr(f, 'confidence', None))
+        res = TrackedFace(self.face, self.smoother(f.points), f.points, f.box, self.score, _confidence(f))
         self.box = None if self.box is None else points_box(f.points)
         return res
 
@@ -225,7 +230,7 @@ def _follow(learn, img, tracks, tta, bs, lost_kw)->tuple:
     found = predict_faces(learn, [img]*len(tracks), [t.box for t in tracks], tta=tta, bs=bs)
     size = (img.shape[0], img.shape[1])
     kept = [(t, f) for t,(f,) in zip(tracks, found)
-            if t.box is None or track_lost(f.points, t.box, size, getattr(f, 'confidence', None), **lost_kw) is None]
+            if t.box is None or track_lost(f.points, t.box, size, _confidence(f), **lost_kw) is None]
     if len(kept)>1:  # two tracks on one face: the older stays
         iou = box_iou(*[torch.stack([points_box(f.points) for _,f in kept])]*2)
         kept = [o for i,o in enumerate(kept) if not (iou[i,:i]>0.5).any()]
@@ -241,7 +246,8 @@ def _detect(learn, img, det, tracks, faces, next_id, smoother, tta, bs, lost_kw)
     found = predict_faces(learn, [img]*len(boxes), list(boxes), tta=tta, bs=bs)
     size,res = (img.shape[0], img.shape[1]),[]
     for b,s,(f,) in zip(boxes, scores, found):
-        if track_lost(f.points, b, size, getattr(f, 'confidence', None), **lost_kw) is None:
+        if track_lost(f.points, b, size, _confidence(f), **lost_kw) is None:
+
             res.append((_Track(next_id+len(res), b, float(s), smoother()), f))
     return res
 
@@ -273,7 +279,7 @@ def predict_video(learn:Learner,  # A trained landmark learner (or one from `loa
     writer = None if out is None else VideoWriter(Path(out)/f'{video.fn.stem}_landmarks.mp4', video.fps, video.size)
     try:
         with _one_frame_at_a_time(learn):
-            for i,img in enumerate(progress_bar(video, total=len(video), display=progress and len(video)>0, leave=False)):
+            for i,img in enumerate(progress_bar(video, total=len(video), leave=False) if progress and len(video) else video):
                 tracks,faces,lost = _follow(learn, img, tracks, tta, bs, lost_kw)
                 if crops and (lost or not tracks or (detect_every and i%detect_every==0)):
                     born = _detect(learn, img, det, tracks, faces, next_id, smoother, tta, bs, lost_kw)
