@@ -85,6 +85,8 @@ def test_defaults_are_the_benchmarked_ones():
     "The One-Euro defaults are those `benchmarks/bench_video.py` measured, and there they meet the issue's bar"
     d = json.loads(BENCHMARK.read_text())
     assert d['one_euro'] == ONE_EURO and not d['quick']
-    r = d['default']
+    assert (d['chosen']['min_cutoff'], d['chosen']['beta']) == (ONE_EURO['min_cutoff'], ONE_EURO['beta'])  # the benchmark's choice
+    r = d['default']['gentle']
     assert r['jitter_ratio'] >= 3 and r['error_growth'] <= 1 and r['meets']
     assert r['jitter_raw']/r['jitter_smooth'] == pytest.approx(r['jitter_ratio'])
+    assert d['default']['brisk']['error_growth'] <= 1
