@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 from fastlandmarks.metrics import auc_fr, nme
-from fastlandmarks.readers import grow_box, points_box, read_pts
+from fastlandmarks.boxes import grow_box, points_box
+from fastlandmarks.readers import read_pts
 
 ENV_VAR = 'FASTLANDMARKS_REAL_DATA'
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent/'shared'/'data'/'helen29'

@@ -6,12 +6,12 @@ import torch
 from _common import bench_args, compare, write_result, table, ms, ratio
 from bench_encoding import random_points
 from fastlandmarks.core import scaled_to_cells
-from fastlandmarks.heatmaps import gaussian_heatmaps, heatmap2argmax, heatmap2subpixel, soft_argmax_2d, topk_heatmap2coord
+from fastlandmarks.heatmaps import gaussian_heatmaps, decode_argmax, decode_subpixel, decode_soft_argmax, decode_topk
 
 GOAL = 0.01  # heatmap cells, for the default decoder on exact Gaussian targets
-DECODERS = {'`heatmap2argmax`': heatmap2argmax, '`heatmap2subpixel` (default)': heatmap2subpixel,
-            '`soft_argmax_2d`': soft_argmax_2d, '`topk_heatmap2coord`': topk_heatmap2coord}
-LOGIT_DECODERS = ('`soft_argmax_2d`', '`topk_heatmap2coord`')  # made for logits: also given the log of the heatmap
+DECODERS = {'`decode_argmax`': decode_argmax, '`decode_subpixel` (default)': decode_subpixel,
+            '`decode_soft_argmax`': decode_soft_argmax, '`decode_topk`': decode_topk}
+LOGIT_DECODERS = ('`decode_soft_argmax`', '`decode_topk`')  # made for logits: also given the log of the heatmap
 
 
 def logits(hm): return hm.clamp(min=1e-6).log()
@@ -65,12 +65,12 @@ def main():
     b_err, b_time, k = (2,4,8) if args.quick else (16,64,68)
     err_rows, err_data = errors(args, b_err, k, sizes, sigmas, noises)
     time_rows, time_data = timings(args, b_time, k, sizes)
-    worst = max(d['max'] for d in err_data if d['noise']==0 and d['decoder']=='`heatmap2subpixel` (default)')
+    worst = max(d['max'] for d in err_data if d['noise']==0 and d['decoder']=='`decode_subpixel` (default)')
     verdict = 'met' if worst<=GOAL else f'not met: {worst:.4f} cells'
     body = f"""
 {b_err*k} points per row ({b_err} images × {k} landmarks), uniform over the whole image (edges included); the error is the
 distance between decoded and true point in heatmap cells, mean / maximum. Noisy targets add i.i.d. Gaussian noise of the
-given standard deviation to every cell (the peak is 1). `soft_argmax_2d` and `topk_heatmap2coord` are meant for logits,
+given standard deviation to every cell (the peak is 1). `decode_soft_argmax` and `decode_topk` are meant for logits,
 so they are also given the logarithm of the heatmap (clamped at 10⁻⁶), the logits whose softmax is the normalised Gaussian.
 
 **Goal: the default decoder within {GOAL} cells of the point on exact Gaussian targets — {verdict}** (worst {worst:.1e} cells).

@@ -22,7 +22,7 @@ from _common import HERE, bench_args, ms, table, write_result
 from _real import face_files, face_points, find_real_data, read_photo, real_report, split_by_photo, ENV_VAR
 from _dlib_peer import dlib_rect, shape_points, train_dlib
 from fastlandmarks.detect import calibrate_boxes, fit_box_calibration, haar_detector, hog_detector, yunet_detector, DEFAULT_DETECTOR
-from fastlandmarks.readers import grow_box, points_box
+from fastlandmarks.boxes import grow_box, points_box
 
 MIN_IOU = 0.3
 

@@ -13,7 +13,7 @@ GOAL = 0.9  # fastai's images/s as a share of the ceiling's
 
 def hrnet(dls, arch):
     "`hrnet_learner` on `arch`, untrained, channels-last with fp16 mixed precision on a GPU"
-    try: from fastlandmarks.models import hrnet_learner
+    try: from fastlandmarks.learner import hrnet_learner
     except ImportError as e: raise SystemExit(f"bench_gpu needs fastlandmarks.models (hrnet_learner): {e}")
     learn = hrnet_learner(dls, arch, pretrained=False, loss_func=gaussian_heatmap_loss)
     return learn.to_channelslast(use_amp=dls.device.type=='cuda')

@@ -5,7 +5,7 @@
 import statistics, time
 from fastai.vision.all import *
 from _common import bench_args, compare, sync, write_result, table, ms, ratio
-from fastlandmarks.models import landmark_learner
+from fastlandmarks.learner import landmark_learner
 from fastlandmarks.test_utils import make_dots, dots_dblock
 from fastlandmarks.transforms import HeatmapTransform, target_transform
 

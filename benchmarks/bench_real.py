@@ -9,11 +9,13 @@ import argparse, json, os, statistics, sys, time
 from fastai.vision.all import *
 from _common import HERE, bench_args, run_seeds, spread, write_result, table
 from _real import face_files, face_points, find_real_data, real_report, split_by_photo, ENV_VAR
-from fastlandmarks.cli import RECIPE, landmark_dataloaders
+from fastlandmarks.models import RECIPE
+from fastlandmarks.datasets import landmark_dataloaders
 from fastlandmarks.inference import predict_landmarks
 from fastlandmarks.losses import gaussian_heatmap_loss
-from fastlandmarks.models import hrnet_body, landmark_learner
-from fastlandmarks.readers import grow_box, points_box, round_box
+from fastlandmarks.models import hrnet_body
+from fastlandmarks.learner import landmark_learner
+from fastlandmarks.boxes import grow_box, points_box, round_box
 from fastlandmarks.transforms import target_transform
 
 # key: (label, head, heatmap targets 'gaussian'/'binary' or None for points, flip-aware `LandmarkBlock` or stock `PointBlock`,
@@ -22,6 +24,7 @@ SETUPS = {
     'regression':      ('regression', 'regression', None, True, None),
     'integral':        ('integral (soft-argmax)', 'integral', None, True, None),
     'query':           ('query (attention)', 'query', None, True, None),
+    'simcc':           ('SimCC (1-D classification, k=2)', 'simcc', None, True, None),
     'deconv-gaussian': ('deconv, Gaussian', 'deconv', 'gaussian', True, None),
     'deconv-binary':   ('deconv, randomised rounding', 'deconv', 'binary', True, None),
     'hrnet-gaussian':  ('HRNet head, Gaussian', 'hrnet', 'gaussian', True, None),
@@ -50,7 +53,8 @@ def settings(args, key:str):
 def real_dls(args, head:str, target, flip_aware:bool):
     "HELEN-29 through `landmark_dataloaders`, split by photo: the faces of every 5th source photo (sorted by name) for validation"
     valid = {f.name for f in split_by_photo(face_files(args.data))[1]}
-    return landmark_dataloaders(args.data, 'pts', 'helen29', args.size, head, target or 'gaussian', args.heatmap_size, args.sigma, args.bs,
+    return landmark_dataloaders(args.data, 'pts', 'helen29', size=args.size, head=head, target=target or 'gaussian', heatmap_size=args.heatmap_size,
+                                sigma=args.sigma, bs=args.bs,
                                 splitter=FuncSplitter(lambda f: Path(f).name in valid), block=None if flip_aware else PointBlock,
                                 num_workers=0)
 
@@ -62,13 +66,13 @@ def photo_report(learn, files)->dict:
     return real_report(preds, targs)
 
 
-def train(args, key:str, seed:int)->tuple:
-    "Train setup `key` from scratch with `seed` on the training photos: the learner and its training time in seconds"
+def train_setup(args, key:str, seed:int)->tuple:
+    "Setup `key` trained from scratch with `seed` on the training photos: the learner and the seconds it took"
     _,head,target,flip_aware,loss = SETUPS[key]
     a = settings(args, key)
     set_seed(seed, reproducible=True)
     dls = real_dls(a, head, target, flip_aware)
-    learn = landmark_learner(dls, body(a), head=head, pretrained=False, loss_func=loss)
+    learn = landmark_learner(dls, body(a), head, pretrained=False, loss_func=loss)
     t = time.perf_counter()
     with learn.no_logging(), learn.no_bar(): learn.fit_one_cycle(a.epochs, a.lr)
     return learn, time.perf_counter() - t
@@ -76,12 +80,10 @@ def train(args, key:str, seed:int)->tuple:
 
 def run(args, key:str, seed:int)->dict:
     "Train setup `key` from scratch with `seed`: its figures on the held-out photos and its training time"
-    target = SETUPS[key][2]
-    a = settings(args, key)
-    learn,seconds = train(args, key, seed)
+    learn,seconds = train_setup(args, key, seed)
     test = split_by_photo(face_files(args.data))[1]
-    return dict(setup=key, seed=seed, **photo_report(learn, test), train_s=seconds, epochs=a.epochs,
-                **({} if target is None else {'nme_at_output': output_resolution_nme(learn, test)}))
+    return dict(setup=key, seed=seed, **photo_report(learn, test), train_s=seconds, epochs=settings(args, key).epochs,
+                **({} if SETUPS[key][2] is None else {'nme_at_output': output_resolution_nme(learn, test)}))
 
 
 def output_resolution_nme(learn, files)->float:
@@ -184,7 +186,7 @@ def report_body(args, keys, results, base, peer)->str:
         f"{mean_nme(by[best])/peer['nme']:.2f}× dlib's {peer['nme']:.2f}%.")
     n_train,n_test = map(len, split_by_photo(face_files(args.data)))
     recipe = '' if 'recipe' not in by else (f" The default recipe's row trains with its own settings, `RECIPE` = `{RECIPE}` "
-                                            "(`fastlandmarks.cli`), on the same faces, from scratch.")
+                                            "(`fastlandmarks.datasets`), on the same faces, from scratch.")
     return f"""
 HELEN-29 (Le et al. 2012; 29 LFPW landmarks placed by Zhou, Brandt and Lin, ICCV 2013): {n_train} training faces and
 {n_test} validation faces, split by source photo (the faces of every 5th photo, sorted by name, are held out). Every

@@ -28,7 +28,7 @@ from fastai.vision.all import load_learner, plt
 from torchvision.ops import box_iou
 from _common import HERE, bench_args, table, write_result
 from _real import face_files, face_points, find_real_data, read_photo, split_by_photo, ENV_VAR
-from bench_real import train
+from bench_real import train_setup
 from fastlandmarks.layouts import get_layout
 from fastlandmarks.readers import points_box
 from fastlandmarks.video import ONE_EURO, OneEuroFilter, jitter, predict_video, smooth_motion, warp_points, write_clip
@@ -44,7 +44,7 @@ CHOICE = ("the setting of the grid that cuts the gentle clips' jitter most while
 def model(args):
     "The landmark learner: `--model`, or trained on the training photos with `bench_real`'s settings (exported for `--model` next time)"
     if args.model: return load_learner(args.model), None
-    learn,seconds = train(args, SETUP, 0)
+    learn,seconds = train_setup(args, SETUP, 0)
     fn = Path(tempfile.gettempdir())/'fastlandmarks_bench_video_model.pkl'
     learn.export(fn)
     print(f'trained in {seconds:.0f} s; exported to {fn} (pass --model {fn} to reuse it)')

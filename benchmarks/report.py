@@ -1,20 +1,19 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
-run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/` and `detect/` (real
-faces, committed, since their photos are not in the repository), `video/` (clips made from those photos, committed) and
-`cuda/` (GPU runs, committed).
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/`, `detect/`, `latency/` and `video/` (real
+faces, dlib and clips made from the photos, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'detect', 'video', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'confidence', 'detect', 'latency', 'video', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'real', 'detect', 'video', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'detect', 'latency', 'video', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -37,9 +36,9 @@ def headlines(path)->list:
                 f'Gaussian loss from the points instead of encode + MSE ({on}): {lp}.']
     if 'errors' in d:
         sub = [r['max'] for r in d['errors'] if r['noise']==0 and 'subpixel' in r['decoder']]
-        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`heatmap2argmax`']
-        return [f'Default decoder (`heatmap2subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
-                f'(`heatmap2argmax`: mean {max(arg):.2f}).']
+        arg = [r['mean'] for r in d['errors'] if r['noise']==0 and r['decoder']=='`decode_argmax`']
+        return [f'Default decoder (`decode_subpixel`) on exact Gaussian targets: worst error {max(sub):.1e} heatmap cells '
+                f'(`decode_argmax`: mean {max(arg):.2f}).']
     if 'pipeline' in d:
         base,*others = d['pipeline']
         return [f"Training pipeline ({on}): augmentation + targets take "
@@ -55,6 +54,14 @@ def headlines(path)->list:
         return [f"Real faces (HELEN-29, held-out photos, from scratch, {d['settings']['seeds']} seeds): at an equal budget of "
                 f"{d['settings']['epochs']} epochs the best setup, {best}, reaches {nme[best]:.2f}% NME{stock}{recipe}{peer}, "
                 f"the mean shape {d['mean_shape']['nme']:.2f}%."]
+    if d.get('runs') and 'landmarks' in d['runs'][0]:
+        by = {}
+        for r in d['runs']: by.setdefault(r['setup'], []).append(r)
+        mean = lambda rs, level, m: sum(r[level][m] for r in rs)/len(rs)
+        return [f"Confidence per landmark on HELEN-29's held-out photos ({d['settings']['seeds']} seed(s), {d['settings']['epochs']} epochs): "
+                "Spearman's ρ with the error and the AUROC of low confidence for errors above 10%, landmark by landmark (face by face): "
+                + '; '.join(f"{k} ρ {mean(rs, 'landmarks', 'spearman'):.2f} ({mean(rs, 'faces', 'spearman'):.2f}), AUROC "
+                            f"{mean(rs, 'landmarks', 'auroc'):.2f} ({mean(rs, 'faces', 'auroc'):.2f})" for k,rs in by.items()) + '.']
     if 'runs' in d:
         setups = dict.fromkeys(r['setup'] for r in d['runs'])
         nmes = {s:[r['nme'] for r in d['runs'] if r['setup']==s] for s in setups}
@@ -79,6 +86,16 @@ def headlines(path)->list:
                 f"{g['error_growth']:+.2f}% of the inter-ocular distance (bar: +1%); on a motion "
                 f"{d['speeds']['brisk']/d['speeds']['gentle']:.0f} times as fast, "
                 f"{b['jitter_ratio']:.1f}× and {b['error_growth']:+.2f}%."]
+    if 'latency' in d:
+        ok = [r for r in d['latency'] if 'error' not in r]
+        if not d['dlib_ms']: return [f"Latency ({on}): dlib was not measured ({d['dlib_missing']})."]
+        fast = sorted(ok, key=lambda r: r['ort_fp32_ms'])[:3]
+        front = '; '.join(f"{p[2]} {p[0]:.2f} ms, NME {p[1]:.2f}%" for p in d.get('frontier', []))
+        return [f"Latency, one face on one thread ({on}), against dlib's 68-point shape predictor ({d['dlib_ms']:.2f} ms) in the same run: "
+                "the fastest, ONNX Runtime float32: " + ', '.join(f"{r['head']} / {r['body']} {r['size']} px {r['ort_fp32_x_dlib']:.1f}× "
+                f"(int8 {r['ort_int8_x_dlib']:.1f}×)" for r in fast) + '.' + (f" Speed–accuracy frontier on HELEN-29: {front}." if front else '')
+                + (f" The `fast` preset, the most accurate within 2× dlib's time: {d['fast']['head']} on {d['fast']['body']}, {d['fast']['size']} px, "
+                   f"{d['fast']['x_dlib']:.2f}× dlib's time, NME {d['fast']['nme']:.2f}%." if d.get('fast') else '')]
     if 'throughput' in d:
         r = d['throughput'][0]
         return [f"HRNet training throughput ({on}): {r['images_per_s']:,.0f} images/s, {r['share_of_ceiling']:.0%} of the "

@@ -8,7 +8,7 @@ from fastai.vision.all import *
 
 # %% auto #0
 __all__ = ['as_size', 'scaled_to_cells', 'cells_to_scaled', 'pixels_to_scaled', 'scaled_to_pixels', 'index_to_pixels',
-           'pixels_to_index', 'as_plain', 'Heatmap', 'HeatmapPoint']
+           'pixels_to_index', 'as_plain', 'Heatmap', 'HeatmapPoint', 'marker_size']
 
 # %% ../nbs/00_core.ipynb #9fbfe211
 def as_size(size:int|tuple, # An int for a square size, or `(h, w)`
@@ -90,3 +90,11 @@ class Heatmap(TensorImageBase):
 class HeatmapPoint(TensorPoint):
     "Points decoded from a `Heatmap`; the heatmap travels along as `source_heatmap`"
     _show_args = dict(s=25, marker='x', c='yellow', linewidths=1.5)
+
+# %% ../nbs/00_core.ipynb #4c40667e
+def marker_size(k:int,  # The number of landmarks drawn
+                few=30, # The marker size (points²) for up to 20 landmarks
+                many=10, # The marker size for more
+               )->float:
+    "The scatter marker size for drawing `k` landmarks: `few` for up to 20, `many` for denser layouts"
+    return few if k<=20 else many

@@ -9,6 +9,7 @@ import cv2
 from fastai.vision.all import *
 from .core import *
 from .readers import *
+from .boxes import *
 
 # %% auto #0
 __all__ = ['HOG_CALIBRATION', 'HAAR_CALIBRATION', 'DETECTORS', 'DEFAULT_DETECTOR', 'as_detections', 'calibrate_boxes',

@@ -11,7 +11,8 @@ from .transforms import *
 import warnings
 
 # %% auto #0
-__all__ = ['LandmarkPredictor', 'landmark_predictor', 'export_onnx', 'onnx_predict']
+__all__ = ['LandmarkPredictor', 'landmark_predictor', 'export_onnx', 'onnx_session', 'onnx_predict', 'calibration_images',
+           'quantize_onnx', 'onnx_nme', 'QuantizationError', 'check_int8']
 
 # %% ../nbs/12_export.ipynb #50257250
 class LandmarkPredictor(nn.Module):
@@ -29,22 +30,31 @@ def landmark_predictor(learn:Learner)->LandmarkPredictor:
     "The `LandmarkPredictor` of `learn`: its model with the decoder its `DataLoaders` imply, in eval mode"
     return LandmarkPredictor(learn.model, partial(preds_to_points, dls=learn.dls)).eval()
 
-# %% ../nbs/12_export.ipynb #230cd093
+# %% ../nbs/12_export.ipynb #2ff6bc20
 def _example_batch(learn, img_size=None)->Tensor:
     "A batch of one random image at `img_size`, or at the size of the `DataLoaders`' images"
     if img_size is None: img_size = learn.dls.one_batch()[0].shape[-2:]
     p = first(learn.model.parameters())
     return torch.randn(1, 3, *as_size(img_size), device=p.device, dtype=p.dtype)
 
-def export_onnx(learn:Learner,  # A trained landmark learner
-                path,           # Where to write the `.onnx` file
-                decode=True,    # Include the decoder: return points in input pixels instead of raw outputs
-                img_size=None,  # Input `(h, w)`; that of the `DataLoaders`' images by default
-                opset=17,       # ONNX opset version
+def export_onnx(learn:Learner,       # A trained landmark learner
+                path,                # Where to write the `.onnx` file
+                decode=True,         # Include the decoder: return points in input pixels instead of raw outputs
+                img_size=None,       # Input `(h, w)`; that of the `DataLoaders`' images by default
+                opset=17,            # ONNX opset version
+                quantize=None,       # 'int8': quantise the graph with ONNX Runtime (`quantize_onnx`), the decoder kept in float32
+                calib=None,          # int8: normalised calibration images; `calibration_images(learn)` by default
+                check_dl=None,       # int8: held-out images and targets on which to measure the NME change; the validation set by default
+                max_nme_change=0.5,  # int8: the largest NME increase, in percentage points, allowed over the float32 graph
+                on_exceed='raise',   # int8: 'raise' (`QuantizationError`, no file left) or 'warn' when the change exceeds `max_nme_change`
                )->Path:
-    "Export `learn`'s model (with its decoder by default) to ONNX, batch size dynamic"
+    "Export `learn`'s model (with its decoder by default) to ONNX, batch size dynamic; with `quantize='int8'`, checked against float32 (`learn.int8_check`)"
+    if quantize not in (None, 'int8'): raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
+    if quantize and not decode: raise ValueError("an int8 export is checked on its points, so it needs decode=True")
+    if on_exceed not in ('raise', 'warn'): raise ValueError(f"on_exceed must be 'raise' or 'warn', got {on_exceed!r}")
     module = landmark_predictor(learn) if decode else learn.model.eval()
     path = Path(path)
+    if quantize: return _export_int8(learn, path, img_size, opset, calib, check_dl, max_nme_change, on_exceed)
     with warnings.catch_warnings():  # the tracer warns that shapes become constants: the input size is fixed on purpose
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(module, (_example_batch(learn, img_size),), str(path), dynamo=False, opset_version=opset,
@@ -52,9 +62,92 @@ def export_onnx(learn:Learner,  # A trained landmark learner
                           dynamic_axes={'images':{0:'batch'}, ('points' if decode else 'outputs'):{0:'batch'}})
     return path
 
-# %% ../nbs/12_export.ipynb #1517cd93
-def onnx_predict(path, images:Tensor)->np.ndarray:
-    "Run an exported ONNX landmark model on a batch of normalised images with onnxruntime"
+# %% ../nbs/12_export.ipynb #eba3c0f6
+def onnx_session(path, threads=None): # `threads`: ONNX Runtime's intra-op threads, all cores by default
+    "An ONNX Runtime CPU session on the graph at `path`"
     import onnxruntime as ort
-    sess = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    opts = ort.SessionOptions()
+    if threads: opts.intra_op_num_threads,opts.inter_op_num_threads = threads,1
+    return ort.InferenceSession(str(path), opts, providers=['CPUExecutionProvider'])
+
+def onnx_predict(path, images:Tensor)->np.ndarray:
+    "Run an exported ONNX landmark model (a path or an `onnx_session`) on a batch of normalised images with onnxruntime"
+    sess = path if hasattr(path, 'run') else onnx_session(path)
     return sess.run(None, {'images': as_plain(images).detach().cpu().float().numpy()})[0]
+
+# %% ../nbs/12_export.ipynb #fac9f112
+def calibration_images(learn:Learner, # The learner whose training images calibrate the activations
+                       n=64,          # How many images
+                      )->Tensor:      # Normalised images `(n, 3, h, w)`, as the `DataLoaders` feed the model
+    "Up to `n` training images of `learn`, augmented and normalised as in training: int8 calibration data"
+    xs,got = [],0
+    for b in learn.dls.train:
+        xs.append(as_plain(b[0]).detach().cpu().float()); got += len(xs[-1])
+        if got>=n: break
+    return torch.cat(xs)[:n]
+
+# %% ../nbs/12_export.ipynb #0298d865
+def quantize_onnx(src,                # A float32 landmark graph from `export_onnx`
+                  dst,                # Where to write the int8 graph
+                  images:Tensor,      # Normalised calibration images `(N, 3, h, w)`
+                  per_channel=True,   # One weight scale per output channel (more accurate than one per tensor)
+                 )->Path:
+    "Static int8 quantisation (QDQ) of `Conv`, `MatMul` and `Gemm` with ONNX Runtime, activations calibrated on `images`"
+    import logging
+    from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
+    class _Images(CalibrationDataReader):
+        def __init__(self): self.it = iter(as_plain(images).detach().cpu().float().numpy()[:,None])
+        def get_next(self):
+            x = next(self.it, None)
+            return None if x is None else {'images': x}
+    logging.disable(logging.WARNING)  # its advice to pre-process the graph, printed at every call: it changed nothing here
+    try: quantize_static(str(src), str(dst), _Images(), quant_format=QuantFormat.QDQ, op_types_to_quantize=['Conv', 'MatMul', 'Gemm'],
+                         per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    finally: logging.disable(logging.NOTSET)
+    return Path(dst)
+
+# %% ../nbs/12_export.ipynb #dc7522dd
+def onnx_nme(path,      # An exported landmark graph (with its decoder)
+             learn,     # The learner it came from: its `DataLoaders` decode the targets
+             dl=None,   # Images and targets; the validation set by default
+             norm=None, # The NME's normaliser: 'iod' when the layout names the eye corners, 'bbox' otherwise
+            )->float:   # Mean NME over the images, in percent
+    "The NME of the graph at `path` on `dl`, in the input's pixels"
+    from fastlandmarks.metrics import nme, _layout_or_none
+    dl,sess = ifnone(dl, learn.dls.valid),onnx_session(path)
+    preds,targs = [],[]
+    for b in dl:
+        preds.append(torch.as_tensor(onnx_predict(sess, b[0])))
+        targs.append(scaled_to_pixels(targs_to_points(b[1], learn.dls).float().cpu(), b[0].shape[-2:]))
+    layout = _layout_or_none(learn.dls)
+    e = nme(torch.cat(preds), torch.cat(targs), ifnone(norm, 'iod' if getattr(layout, 'norm_idx', None) else 'bbox'), layout)
+    return 100*float(e[~e.isnan()].mean())
+
+# %% ../nbs/12_export.ipynb #4c832100
+class QuantizationError(ValueError):
+    "An int8 graph whose NME rose more than allowed over its float32 graph's"
+
+def check_int8(learn, fp32, int8, # The learner, its float32 graph and its int8 graph
+               dl=None,            # Held-out images and targets; the validation set by default
+               max_nme_change=0.5, # The largest NME increase allowed, in percentage points
+               on_exceed='raise',  # 'raise' a `QuantizationError` or 'warn' when the increase exceeds `max_nme_change`
+              )->dict:             # `nme_fp32`, `nme_int8` and their difference `change`, in percent
+    "Measure the NME of both graphs on `dl`, and refuse or warn when int8's exceeds float32's by more than `max_nme_change`"
+    a,b = onnx_nme(fp32, learn, dl),onnx_nme(int8, learn, dl)
+    res = dict(nme_fp32=a, nme_int8=b, change=b-a, max_nme_change=max_nme_change)
+    if b-a > max_nme_change:
+        msg = (f"the int8 graph's NME is {b:.3f}% against float32's {a:.3f}% (+{b-a:.3f} points, more than max_nme_change="
+               f"{max_nme_change}): calibrate on more or more typical images (calib=), raise max_nme_change, or ship float32")
+        if on_exceed=='raise': raise QuantizationError(msg)
+        warnings.warn(msg)
+    return res
+
+def _export_int8(learn, path, img_size, opset, calib, check_dl, max_nme_change, on_exceed)->Path:
+    "`export_onnx`'s int8 branch: float32 graph, quantised, checked; no file left behind when refused"
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        fp32 = export_onnx(learn, Path(d)/'fp32.onnx', img_size=img_size, opset=opset)
+        quantize_onnx(fp32, path, calibration_images(learn) if calib is None else calib)
+        try: learn.int8_check = check_int8(learn, fp32, path, check_dl, max_nme_change, on_exceed)
+        except QuantizationError: path.unlink(); raise
+    return path

@@ -9,9 +9,10 @@ from fastai.vision.all import *
 from .core import *
 
 # %% auto #0
-__all__ = ['in_image', 'empty_channels', 'check_sigma', 'gaussian_profiles', 'gaussian_heatmaps', 'heatmap2argmax',
-           'heatmap2subpixel', 'soft_argmax_2d', 'topk_heatmap2coord', 'random_binary_heatmaps',
-           'expected_binary_heatmaps', 'heatmap_centroid', 'decode_points', 'match_size']
+__all__ = ['heatmap2argmax', 'heatmap2subpixel', 'soft_argmax_2d', 'topk_heatmap2coord', 'heatmap_centroid', 'in_image',
+           'empty_channels', 'nan_where_empty', 'check_sigma', 'gaussian_profiles', 'gaussian_heatmaps',
+           'decode_argmax', 'decode_subpixel', 'decode_soft_argmax', 'decode_topk', 'random_binary_heatmaps',
+           'expected_binary_heatmaps', 'decode_centroid', 'decode_points', 'match_size']
 
 # %% ../nbs/01_heatmaps.ipynb #5886fbcc
 def in_image(pts:Tensor, # Points `(..., 2)` in `[-1, 1]`
@@ -23,6 +24,13 @@ def empty_channels(hm:Tensor, # Heatmaps `(..., K, h, w)`
                   )->Tensor:  # Boolean `(..., K)`: True where a channel holds no target
     "Which heatmap channels are empty (exactly zero everywhere): the targets of missing or outside points"
     return as_plain(hm).flatten(-2).eq(0).all(-1)
+
+# %% ../nbs/01_heatmaps.ipynb #bd2086c4
+def nan_where_empty(pts:Tensor, # Points `(..., K, 2)` decoded from `hm`
+                    hm:Tensor,  # The heatmaps `(..., K, h, w)` they were decoded from
+                   )->Tensor:   # `pts`, `NaN` where the channel of `hm` is empty
+    "Mark the points of empty heatmap channels (missing or outside targets) as missing"
+    return as_plain(pts).masked_fill(empty_channels(hm)[...,None], float('nan'))
 
 # %% ../nbs/01_heatmaps.ipynb #c281ed77
 def _profile(c:Tensor, n:int, sigma:float)->Tensor:
@@ -70,9 +78,9 @@ def _mean_cell(p:Tensor)->Tensor:
     mass = px.sum(-1, keepdim=True).clamp(min=torch.finfo(p.dtype).tiny)
     return torch.stack([(px*xs).sum(-1), (py*ys).sum(-1)], -1) / mass
 
-def heatmap2argmax(heatmap:Tensor, # Heatmaps `(..., K, h, w)`
-                   scale=False,    # Return `[-1, 1]` points instead of cell coordinates
-                  )->Tensor:       # Points `(..., K, 2)`
+def decode_argmax(heatmap:Tensor, # Heatmaps `(..., K, h, w)`
+                  scale=False,    # Return `[-1, 1]` points instead of cell coordinates
+                 )->Tensor:       # Points `(..., K, 2)`
     "The peak cell of each heatmap"
     hm = as_plain(heatmap)
     xy = _grid_xy(hm.flatten(-2).argmax(-1), hm.shape[-1]).float()
@@ -84,14 +92,14 @@ def _parabola_vertex(lm:Tensor, l0:Tensor, lp:Tensor)->Tensor:
     curv = lm - 2*l0 + lp
     return torch.where(curv<0, 0.5*(lm-lp)/curv.clamp(max=-1e-12), 0.).clamp(-1.5, 1.5)
 
-def heatmap2subpixel(heatmap:Tensor, # Heatmaps `(..., K, h, w)`, at least 3×3
-                     scale=False,    # Return `[-1, 1]` points instead of cell coordinates
-                     eps=torch.finfo(torch.float32).tiny, # Floor under the heatmap before taking logarithms (predictions can be ≤ 0)
-                    )->Tensor:       # Points `(..., K, 2)`
+def decode_subpixel(heatmap:Tensor, # Heatmaps `(..., K, h, w)`, at least 3×3
+                    scale=False,    # Return `[-1, 1]` points instead of cell coordinates
+                    eps=torch.finfo(torch.float32).tiny, # Floor under the heatmap before taking logarithms (predictions can be ≤ 0)
+                   )->Tensor:       # Points `(..., K, 2)`
     "The peak refined to a fraction of a cell by a log-parabola fit along each axis: exact on Gaussian targets"
     hm = as_plain(heatmap).float()
     h,w = hm.shape[-2:]
-    if h<3 or w<3: raise ValueError(f"heatmap2subpixel needs heatmaps of at least 3×3 cells, got {h}×{w}")
+    if h<3 or w<3: raise ValueError(f"decode_subpixel needs heatmaps of at least 3×3 cells, got {h}×{w}")
     flat = hm.flatten(-2)
     peak = _grid_xy(flat.argmax(-1), w)
     mid = torch.stack([peak[...,0].clamp(1, w-2), peak[...,1].clamp(1, h-2)], -1)  # window centres, moved in from the edges
@@ -103,10 +111,10 @@ def heatmap2subpixel(heatmap:Tensor, # Heatmaps `(..., K, h, w)`, at least 3×3
     return _maybe_scale(mid + off, (h,w), scale)
 
 # %% ../nbs/01_heatmaps.ipynb #79ba2f51
-def soft_argmax_2d(heatmaps:Tensor,  # Heatmap logits `(..., K, h, w)`
-                   temperature=1.,   # Softmax temperature: lower is closer to the argmax
-                   scale=False,      # Return `[-1, 1]` points instead of cell coordinates
-                  )->Tensor:         # Points `(..., K, 2)`, differentiable
+def decode_soft_argmax(heatmaps:Tensor,  # Heatmap logits `(..., K, h, w)`
+                       temperature=1.,   # Softmax temperature: lower is closer to the argmax
+                       scale=False,      # Return `[-1, 1]` points instead of cell coordinates
+                      )->Tensor:         # Points `(..., K, 2)`, differentiable
     "The expected location under the spatial softmax of each heatmap (soft-argmax)"
     hm = as_plain(heatmaps)
     h,w = hm.shape[-2:]
@@ -115,10 +123,10 @@ def soft_argmax_2d(heatmaps:Tensor,  # Heatmap logits `(..., K, h, w)`
     return _maybe_scale(_mean_cell(p), (h,w), scale)
 
 # %% ../nbs/01_heatmaps.ipynb #d93a7f4d
-def topk_heatmap2coord(heatmap:Tensor, # Heatmaps `(..., K, h, w)`
-                       topk=9,         # How many of the highest cells to average
-                       scale=False,    # Return `[-1, 1]` points instead of cell coordinates
-                      )->Tensor:       # Points `(..., K, 2)`
+def decode_topk(heatmap:Tensor, # Heatmaps `(..., K, h, w)`
+                topk=9,         # How many of the highest cells to average
+                scale=False,    # Return `[-1, 1]` points instead of cell coordinates
+               )->Tensor:       # Points `(..., K, 2)`
     "Softmax-weighted mean of the `topk` highest cells of each heatmap (Bao et al. 2021)"
     hm = as_plain(heatmap).float()
     score,idx = hm.flatten(-2).topk(topk, dim=-1)
@@ -162,23 +170,23 @@ def expected_binary_heatmaps(pts:Tensor, # Points `(..., K, 2)` in `[-1, 1]`
         _add_at_cells(hm, lo + d, torch.where(d.bool(), frac, 1-frac).prod(-1)*keep, size)
     return hm.view(*frac.shape[:-1], *as_size(size))
 
-def heatmap_centroid(heatmap:Tensor, # Non-negative heatmaps `(..., K, h, w)`
-                     scale=False,    # Return `[-1, 1]` points instead of cell coordinates
-                    )->Tensor:       # Points `(..., K, 2)`
+def decode_centroid(heatmap:Tensor, # Non-negative heatmaps `(..., K, h, w)`
+                    scale=False,    # Return `[-1, 1]` points instead of cell coordinates
+                   )->Tensor:       # Points `(..., K, 2)`
     "The mass-weighted mean cell of each heatmap"
     hm = as_plain(heatmap).float()
     return _maybe_scale(_mean_cell(hm), hm.shape[-2:], scale)
 
 # %% ../nbs/01_heatmaps.ipynb #fef7891f
 def decode_points(x:Tensor,                # Heatmaps `(B, K, h, w)`, points `(B, K, 2)` or flat coordinates `(B, 2K)`
-                  decoder=heatmap2subpixel, # Heatmap decoder, called with `scale=True`
+                  decoder=decode_subpixel, # Heatmap decoder, called with `scale=True`
                   is_target=False,         # Decode empty target channels to `NaN`
                  )->Tensor:                # Points `(B, K, 2)` in `[-1, 1]`
     "Points in `[-1, 1]` from heatmaps, points or flat coordinates"
     x = as_plain(x)
     if x.ndim==4:
         pts = decoder(x, scale=True)
-        return pts.masked_fill(empty_channels(x)[...,None], float('nan')) if is_target else pts
+        return nan_where_empty(pts, x) if is_target else pts
     if x.ndim==2: return x.view(x.shape[0], -1, 2)
     if x.ndim==3 and x.shape[-1]==2: return x
     raise ValueError(f"decode_points expects heatmaps (B,K,h,w), points (B,K,2) or flat coordinates (B,2K), got shape {tuple(x.shape)}")
@@ -197,3 +205,10 @@ def match_size(pred:Tensor, # Predicted heatmaps `(B, K, H, W)`
     if tuple(pred.shape[-2:])==size: return pred
     mode = 'area' if pred.shape[-2]>=size[0] and pred.shape[-1]>=size[1] else 'bilinear'
     return F.interpolate(pred, size=size, mode=mode, **({} if mode=='area' else {'align_corners':False}))
+
+# %% ../nbs/01_heatmaps.ipynb #f7f4b4e4
+heatmap2argmax = decode_argmax         # The name of `decode_argmax` in fastlandmarks 0.1
+heatmap2subpixel = decode_subpixel     # The name of `decode_subpixel` in fastlandmarks 0.1
+soft_argmax_2d = decode_soft_argmax    # The name of `decode_soft_argmax` in fastlandmarks 0.1
+topk_heatmap2coord = decode_topk       # The name of `decode_topk` in fastlandmarks 0.1
+heatmap_centroid = decode_centroid     # The name of `decode_centroid` in fastlandmarks 0.1

@@ -7,17 +7,23 @@ from __future__ import annotations
 from fastai.vision.all import *
 from .core import *
 from .metrics import *
+from .layouts import LandmarkLayout
+from .boxes import points_box
+from .readers import item_image
+from .inference import training_crop, predict_landmarks
 
 # %% auto #0
-__all__ = ['norm_name', 'ced_curve', 'plot_ced', 'LandmarkInterpretation', 'draw_errors']
+__all__ = ['norm_name', 'ced_curve', 'plot_ced', 'error_summary', 'landmark_report', 'LandmarkInterpretation',
+           'evaluate_landmarks', 'evaluate_dataset', 'draw_errors']
 
-# %% ../nbs/11_interpret.ipynb #d79896dd
+# %% ../nbs/11_interpret.ipynb #d997aedc
 _NORM_NAMES = dict(iod='inter-ocular distance', ipd='inter-pupil distance', bbox='box size √(w·h)', diag='box diagonal')
 
 def norm_name(norm)->str:
     "What a `norm` divides by, in words, for axis labels"
     return getattr(norm, '__name__', 'a custom length') if callable(norm) else _NORM_NAMES[norm]
 
+# %% ../nbs/11_interpret.ipynb #98fcb164
 def ced_curve(errors, # Per-image NMEs as fractions; `NaN` entries are skipped
              )->tuple:# `(e, share)`: sorted errors with 0 in front, and the share of images at most each error
     "The steps of the cumulative error distribution"
@@ -25,6 +31,7 @@ def ced_curve(errors, # Per-image NMEs as fractions; `NaN` entries are skipped
     e = e[~e.isnan()].sort().values
     return torch.cat([e.new_zeros(1), e]).numpy(), np.arange(len(e)+1)/max(len(e), 1)
 
+# %% ../nbs/11_interpret.ipynb #5755acc3
 def plot_ced(errors,          # Per-image NMEs (fractions) of one model, or a dict `{name: errors}` of several
              threshold=0.08,  # AUC and failure threshold, as a fraction; the curve is drawn up to it
              norm='iod',      # The normalisation of the errors, for the axis label
@@ -45,13 +52,40 @@ def plot_ced(errors,          # Per-image NMEs (fractions) of one model, or a di
     ax.grid(alpha=0.3); ax.legend(loc='lower right', fontsize=8)
     return ax
 
-# %% ../nbs/11_interpret.ipynb #85ac11c4
+# %% ../nbs/11_interpret.ipynb #81100c0f
+def error_summary(point_errors:Tensor, # Normalised errors `(N, K)` as fractions (`point_errors`), `NaN` for missing targets
+                  threshold=0.08,      # AUC and failure threshold, as a fraction (0.08 for 300W, 0.1 for WFLW and COFW)
+                 )->dict:              # `nme` (%), `auc`, `failure_rate` (%), `n_images` measured, `n_skipped`
+    "NME (%), AUC, failure rate (%) and image counts of normalised point errors, as in a results table"
+    per_image = as_plain(point_errors).nanmean(-1)
+    auc,fr = auc_fr(per_image, threshold)
+    ok = ~per_image.isnan()
+    return dict(nme=100*float(per_image[ok].mean()), auc=auc, failure_rate=100*fr, n_images=int(ok.sum()), n_skipped=int((~ok).sum()))
+
+# %% ../nbs/11_interpret.ipynb #c1632637
+def _report(point_errors:Tensor, norm, threshold:float)->dict:
+    "`error_summary` with the threshold, the norm and each landmark's mean error (%)"
+    return dict(error_summary(point_errors, threshold), threshold=threshold, norm=norm,
+                per_landmark_error=(100*as_plain(point_errors).nanmean(0)).tolist())
+
+def landmark_report(preds:Tensor,   # Predicted points `(N, K, 2)`
+                    targs:Tensor,   # Target points `(N, K, 2)` in the same unit, `NaN` where missing
+                    layout='ibug68', # A `LandmarkLayout` or its name, needed by 'iod' and 'ipd'
+                    norm='iod',     # 'iod', 'ipd', 'bbox', 'diag', or a callable `targs -> (N,)`
+                    threshold=0.08, # AUC and failure threshold, as a fraction
+                    img_size=None,  # `(h, w)` when the points are fastai-scaled `[-1, 1]`: they are converted to pixels
+                   )->dict:         # `error_summary`'s keys, `threshold`, `norm` and `per_landmark_error` (%)
+    "NME (%), AUC, failure rate (%), image counts and per-landmark error (%) of predicted against target points"
+    return _report(point_errors(preds, targs, norm, layout, img_size=img_size), norm, threshold)
+
+# %% ../nbs/11_interpret.ipynb #4f7f5465
 class _FeedMetric(Callback):
     "Hand every validation batch to a `LandmarkMetric`"
     def __init__(self, metric:LandmarkMetric): self.metric = metric
     def after_batch(self):
         if not self.training: self.metric.accumulate(self.learn)
 
+# %% ../nbs/11_interpret.ipynb #2c141c2f
 class LandmarkInterpretation:
     "Per-image and per-landmark errors of a landmark model on a `DataLoader`, and pictures of them"
     def __init__(self,
@@ -86,11 +120,12 @@ class LandmarkInterpretation:
     def __len__(self): return len(self.errors)
 
     def summary(self, threshold=0.08)->dict:
-        "NME (%), AUC, failure rate (%) and image counts, as in a results table"
-        auc,fr = auc_fr(self.errors, threshold)
-        ok = ~self.errors.isnan()
-        return dict(nme=100*float(self.errors[ok].mean()), auc=auc, failure_rate=100*fr,
-                    images=int(ok.sum()), skipped=int((~ok).sum()))
+        "NME (%), AUC, failure rate (%) and image counts, as in a results table (`error_summary`)"
+        return error_summary(self.point_errors, threshold)
+
+    def report(self, threshold=0.08)->dict:
+        "The `summary`, with the threshold, the norm and each landmark's mean error (%): what `landmark_report` gives"
+        return _report(self.point_errors, self.norm, threshold)
 
     def top_losses(self,
                    k=None,        # How many; all images with an error by default
@@ -105,7 +140,34 @@ class LandmarkInterpretation:
         "Mean normalised error `(K,)` of each landmark over the images where it is present"
         return self.point_errors.nanmean(0)
 
-# %% ../nbs/11_interpret.ipynb #db5d4cdb
+# %% ../nbs/11_interpret.ipynb #8acb2fbb
+def evaluate_landmarks(learn:Learner,  # The model
+                       dl=None,        # A labelled `DataLoader` of `learn`'s pipeline; its validation set by default
+                       layout=None,    # A layout (name, file or `LandmarkLayout`); that of `learn.dls` by default
+                       norm=None,      # A norm; `default_norm(layout)` by default
+                       threshold=0.08, # AUC and failure threshold, as a fraction
+                      )->dict:         # `landmark_report`'s keys
+    "`landmark_report` of `learn` on `dl` (its validation set by default), in the network's input coordinates"
+    layout,norm = layout_and_norm(learn.dls, layout, norm)
+    return LandmarkInterpretation.from_learner(learn, dl, norm, layout).report(threshold)
+
+# %% ../nbs/11_interpret.ipynb #69813e77
+def evaluate_dataset(learn:Learner,  # The model
+                     items,          # Labelled items of a dataset (image paths or `LandmarkItem`s)
+                     reader,         # Their landmark reader, `item -> (K, 2)` points in image pixels (e.g. `read_pts`)
+                     layout=None,    # A layout (name, file or `LandmarkLayout`); that of `learn.dls` by default
+                     norm=None,      # A norm; `default_norm(layout)` by default
+                     threshold=0.08, # AUC and failure threshold, as a fraction
+                    )->dict:         # `landmark_report`'s keys
+    "`landmark_report` of `learn` on labelled `items` read by `reader`, in original pixels, cropped as in training"
+    layout,norm = layout_and_norm(learn.dls, layout, norm)
+    targs = [reader(o) for o in items]
+    crops = training_crop(learn) is not None
+    boxes = [ifnone(getattr(t, 'box', None), points_box(t)) for t in targs] if crops else None
+    preds = predict_landmarks(learn, [item_image(o) for o in items], boxes)
+    return landmark_report(preds, torch.stack([as_plain(t) for t in targs]), layout, norm, threshold)
+
+# %% ../nbs/11_interpret.ipynb #85c0a8b5
 def _images_preds_targs(learn, dl, idxs)->tuple:
     "Decoded input images, raw predictions and raw targets of `dl`'s items `idxs`"
     idxs = list(idxs)
@@ -113,12 +175,13 @@ def _images_preds_targs(learn, dl, idxs)->tuple:
     with learn.no_bar(): inps,preds,targs = learn.get_preds(dl=sub, with_input=True, reorder=False)
     return sub.decode((inps,))[0], preds, targs
 
+# %% ../nbs/11_interpret.ipynb #5608eae7
 def draw_errors(pred:Tensor,  # Predicted points `(K, 2)` in pixels
                 targ:Tensor,  # Target points `(K, 2)` in pixels, `NaN` where missing
                 ax,           # A matplotlib axis, usually showing the image
                ):
     "Draw targets (circles), predictions (crosses) and the error vector between each pair"
-    s = 30 if len(targ)<=20 else 12
+    s = marker_size(len(targ))
     ok = ~targ.isnan().any(-1)
     pred,targ = pred.numpy(),targ[ok].numpy()
     ax.add_collection(matplotlib.collections.LineCollection(np.stack([targ, pred[ok.numpy()]], 1), colors='yellow', linewidths=1))
@@ -174,7 +237,7 @@ def plot_landmark_errors(self:LandmarkInterpretation,
     shape = self.targs.nanmean(0).numpy()
     err = 100*self.landmark_errors()
     if ax is None: _,ax = plt.subplots(figsize=(6.5,5.5))
-    dots = ax.scatter(*shape.T, c=err.numpy(), cmap=cmap, s=60 if len(err)<=20 else 30, edgecolors='black', linewidths=0.5)
+    dots = ax.scatter(*shape.T, c=err.numpy(), cmap=cmap, s=marker_size(len(err), 60, 30), edgecolors='black', linewidths=0.5)
     ax.figure.colorbar(dots, ax=ax, label=f'mean NME (% of {norm_name(self.norm)})')
     names = getattr(self.layout, 'names', None)
     for i in err.nan_to_num(-1).topk(min(n_labels, len(err))).indices.tolist():

@@ -10,8 +10,9 @@ from scipy.optimize import linear_sum_assignment
 from .core import *
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'check_flip_idx', 'flip_idx_from_pairs', 'mirror_name', 'flip_idx_from_names', 'LandmarkLayout',
-           'get_layout', 'as_layout', 'swap_mirrored', 'mirror_landmarks', 'infer_flip_idx', 'infer_layout']
+__all__ = ['IBUG68_PARTS', 'LAYOUTS', 'check_flip_idx', 'flip_idx_from_pairs', 'mirror_name', 'flip_idx_from_names',
+           'LandmarkLayout', 'get_layout', 'as_layout', 'swap_mirrored', 'mirror_landmarks', 'infer_flip_idx',
+           'infer_layout']
 
 # %% ../nbs/03_layouts.ipynb #f88b3b16
 def check_flip_idx(flip_idx,   # Candidate flip map: for each landmark, the index it becomes in a mirrored image
@@ -106,6 +107,11 @@ class LandmarkLayout:
         sides = [('centre' if j==i else _side(nm)) for i,(j,nm) in enumerate(zip(self.flip_idx, self.names))]
         return None if None in sides else sides
 
+# %% ../nbs/03_layouts.ipynb #a04895af
+IBUG68_PARTS = {'jaw': range(0,17), 'right brow': range(17,22), 'left brow': range(22,27), 'nose bridge': range(27,31),
+                'nose bottom': range(31,36), 'right eye': range(36,42), 'left eye': range(42,48),
+                'outer lips': range(48,60), 'inner lips': range(60,68)}  # the subject's sides
+
 # %% ../nbs/03_layouts.ipynb #026161a1
 def _mirror_runs(*runs)->list:
     "Left/right pairs from `(first_a, first_b, length, step_b)` runs: `first_a + t` swaps with `first_b + t*step_b`"
@@ -149,7 +155,7 @@ LAYOUTS = {
     'ibug68': LandmarkLayout('ibug68',
         flip_idx_from_pairs(68, _mirror_runs((0,16,8,-1), (17,26,5,-1), (31,35,2,-1), (36,45,4,-1), (40,47,2,-1),
                                              (48,54,3,-1), (55,59,2,-1), (60,64,2,-1), (65,67,1,-1))),
-        names=_ibug68_names(), norm_idx=(36,45), pupil_idx=(range(36,42), range(42,48))),
+        names=_ibug68_names(), norm_idx=(36,45), pupil_idx=(IBUG68_PARTS['right eye'], IBUG68_PARTS['left eye'])),
     'wflw98': LandmarkLayout('wflw98',
         flip_idx_from_pairs(98, _mirror_runs(_FACE_CONTOUR_33, *_BROWS_33_50, (55,59,2,-1), (60,72,5,-1), (65,75,3,-1),
                                              (76,82,3,-1), (83,87,2,-1), (88,92,2,-1), (93,95,1,-1), (96,97,1,1))),

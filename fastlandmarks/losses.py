@@ -121,11 +121,12 @@ def binary_heatmap_loss(preds:Tensor, # Predicted logits `(B, K, H, W)`, any res
     bce = F.binary_cross_entropy_with_logits(preds, targs.float(), pos_weight=pw, reduction='none')
     return masked_mean(bce, channel_weights(targs))
 
-# %% ../nbs/07_losses.ipynb #7ea46f93
+# %% ../nbs/07_losses.ipynb #2b8ea5ee
 def spatial_softmax(x:Tensor)->Tensor:
     "Softmax over the cells of each heatmap `(..., h, w)`, in float32"
     return F.softmax(as_plain(x).float().flatten(-2), -1).view(x.shape)
 
+# %% ../nbs/07_losses.ipynb #bdfd8509
 def spatial_softmax_loss(preds:Tensor, # Predicted logits `(B, K, H, W)`, any resolution
                          targs:Tensor, # Target heatmaps `(B, K, h, w)`, binary or Gaussian
                         )->Tensor:
@@ -136,6 +137,7 @@ def spatial_softmax_loss(preds:Tensor, # Predicted logits `(B, K, H, W)`, any re
     ce = -(t/t.sum(-1, keepdim=True).clamp(min=1e-12) * logp).sum(-1)
     return masked_mean(ce, (~empty_channels(targs)).float())
 
+# %% ../nbs/07_losses.ipynb #9ec8e86e
 class SpatialSoftmaxLoss:
     "`spatial_softmax_loss` as a fastai loss whose activation is the spatial softmax"
     def __call__(self, preds, targs): return spatial_softmax_loss(preds, targs)
@@ -143,7 +145,7 @@ class SpatialSoftmaxLoss:
     def decodes(self, x): return x
     def __repr__(self): return 'SpatialSoftmaxLoss()'
 
-# %% ../nbs/07_losses.ipynb #332d89d2
+# %% ../nbs/07_losses.ipynb #823e4b09
 def coord_errors(pred:Tensor, # Predicted points `(B, K, 2)` or `(B, 2K)`
                  targ:Tensor, # Target points `(B, K, 2)`, `NaN` where missing
                 )->tuple:     # Errors `pred - targ` as float32 `(B, K, 2)` (0 where missing), and their weights (0 where missing)
@@ -154,11 +156,13 @@ def coord_errors(pred:Tensor, # Predicted points `(B, K, 2)` or `(B, 2K)`
     present = ~targ.isnan()
     return torch.where(present, pred.float().reshape(targ.shape) - targ.float(), 0.), present.float()
 
+# %% ../nbs/07_losses.ipynb #3aae4ab6
 def l1_coord_loss(pred:Tensor, targ:Tensor)->Tensor:
     "Mean absolute error on coordinates, ignoring missing target points"
     err,w = coord_errors(pred, targ)
     return masked_mean(err.abs(), w)
 
+# %% ../nbs/07_losses.ipynb #65e4fcf4
 def smooth_l1_coord_loss(pred:Tensor, targ:Tensor,
                          beta=0.02, # Error (in `[-1, 1]` units) below which the loss is quadratic
                         )->Tensor:
@@ -166,7 +170,7 @@ def smooth_l1_coord_loss(pred:Tensor, targ:Tensor,
     err,w = coord_errors(pred, targ)
     return masked_mean(F.smooth_l1_loss(err, torch.zeros_like(err), beta=beta, reduction='none'), w)
 
-# %% ../nbs/07_losses.ipynb #66d6e4be
+# %% ../nbs/07_losses.ipynb #169b4082
 def wing(x:Tensor,    # Absolute errors
          width=0.08,   # Half-width of the logarithmic part
          curvature=0.016, # Curvature of the logarithmic part: smaller is sharper
@@ -175,6 +179,7 @@ def wing(x:Tensor,    # Absolute errors
     c = width - width*math.log1p(width/curvature)
     return torch.where(x<width, width*torch.log1p(x/curvature), x-c)
 
+# %% ../nbs/07_losses.ipynb #ae1c3c44
 def wing_loss(pred:Tensor, targ:Tensor, width=0.08, curvature=0.016)->Tensor:
     "Wing loss on coordinates (Feng et al. 2018), ignoring missing target points"
     err,w = coord_errors(pred, targ)

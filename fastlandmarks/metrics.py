@@ -10,11 +10,12 @@ from .heatmaps import *
 from .transforms import *
 from .layouts import LandmarkLayout, get_layout, as_layout
 from .data import layout_of
+from .boxes import points_box
 
 # %% auto #0
 __all__ = ['NORMS', 'norm_layout', 'check_norm', 'check_layout', 'as_points', 'normaliser', 'point_errors', 'nme', 'pck',
            'check_threshold', 'auc_fr', 'nmae_argmax', 'nmae_topk', 'batch_points', 'LandmarkMetric', 'NME', 'PCK',
-           'AUC', 'FailureRate', 'plot_metrics']
+           'AUC', 'FailureRate', 'plot_metrics', 'default_norm', 'layout_and_norm', 'auroc', 'confidence_quality']
 
 # %% ../nbs/08_metrics.ipynb #292dfe59
 NORMS = ('iod', 'ipd', 'bbox', 'diag')
@@ -58,10 +59,9 @@ def as_points(x,              # Points `(..., K, 2)` as a tensor or an array
 def _present(t:Tensor)->Tensor: return ~t.isnan().any(-1)
 
 def _box_sides(t:Tensor)->Tensor:
-    "Width and height `(..., 2)` of the box around the present points, `NaN` without any"
-    keep = _present(t)[...,None]
-    sides = torch.where(keep, t, math.inf).amin(-2).neg() + torch.where(keep, t, -math.inf).amax(-2)
-    return torch.where(keep.any(-2), sides, math.nan)
+    "Width and height `(..., 2)` of the box around the present points (`points_box`), `NaN` without any"
+    box = points_box(t)
+    return box[...,2:]-box[...,:2]
 
 def _iod(t, layout): return (t[...,layout.norm_idx[0],:] - t[...,layout.norm_idx[1],:]).norm(dim=-1)
 def _ipd(t, layout):
@@ -137,18 +137,22 @@ def auc_fr(errors,          # Per-image NMEs as fractions, e.g. from `nme`; `NaN
     return float((threshold-e).clamp(min=0).mean()/threshold), float((e>threshold).double().mean())
 
 # %% ../nbs/08_metrics.ipynb #7b7a4a76
+def _mean_present(x:Tensor)->Tensor:
+    "The mean of the entries of `x` that are not `NaN`; `NaN` when there are none (a mean over nothing is no error of 0)"
+    return x[~x.isnan()].mean()
+
 def _nmae(pred_pts:Tensor, targ_pts:Tensor)->Tensor:
     "Mean absolute coordinate error in image units between `[-1, 1]` points, skipping `NaN` targets"
-    err = (pred_pts-targ_pts).abs()/2
-    return err[~err.isnan()].mean() if (~err.isnan()).any() else err.new_zeros(())
+    return _mean_present((pred_pts-targ_pts).abs()/2)
 
 def nmae_argmax(preds:Tensor, targs:Tensor)->Tensor:
     "Normalised mean absolute error of argmax-decoded heatmaps, in image units"
-    return _nmae(decode_points(preds, heatmap2argmax), decode_points(targs, heatmap2argmax, is_target=True))
+    return _nmae(decode_points(preds, decode_argmax), decode_points(targs, decode_argmax, is_target=True))
 
 def nmae_topk(preds:Tensor, targs:Tensor, topk=9)->Tensor:
-    "Normalised mean absolute error of top-k decoded predictions against randomised-rounding targets, in image units"
-    return _nmae(decode_points(preds, partial(topk_heatmap2coord, topk=topk)), decode_points(targs, heatmap_centroid, is_target=True))
+    "Normalised mean absolute error of randomised-rounding heatmaps, decoded as `RandomBinaryHeatmapTransform` decodes them, in image units"
+    tfm = RandomBinaryHeatmapTransform(as_plain(targs).shape[-2:], topk)
+    return _nmae(tfm.decode_preds(preds), as_plain(tfm.decodes(Heatmap(as_plain(targs)))))
 
 # %% ../nbs/08_metrics.ipynb #78d152af
 def batch_points(learn)->tuple:
@@ -193,12 +197,10 @@ def _layout_or_none(dls):
     try: return layout_of(dls)
     except ValueError: return None
 
-def _mean_present(x:Tensor)->float: return float(x[~x.isnan()].mean()) if (~x.isnan()).any() else math.nan
-
 # %% ../nbs/08_metrics.ipynb #f5d70c65
 class NME(LandmarkMetric):
     "Mean over images of the normalised mean error, in percent"
-    def summarise(self): return 100*_mean_present(self.image_errors())
+    def summarise(self): return 100*float(_mean_present(self.image_errors()))
 
 class PCK(LandmarkMetric):
     "Mean over images of the percentage of points within `alpha` normalisers of their target"
@@ -210,7 +212,7 @@ class PCK(LandmarkMetric):
         super().__init__(norm, layout, name)
         self.alpha = alpha
     def summarise(self):
-        return 100*_mean_present(_correct_share(self.point_errors(), self.alpha))
+        return 100*float(_mean_present(_correct_share(self.point_errors(), self.alpha)))
 
 class _CEDMetric(LandmarkMetric):
     "A metric read off the cumulative error distribution of the images' NMEs up to `threshold`"
@@ -246,3 +248,43 @@ def plot_metrics(recorder:Recorder, # A learner's recorder after training
         ax.plot(epochs, [v[recorded.index(n)] for v in recorder.values], marker='o')
         ax.set(title=f'{n} per epoch', xlabel='epoch', ylabel=n)
     return list(axs[0])
+
+# %% ../nbs/08_metrics.ipynb #60740921
+def default_norm(layout, # A `LandmarkLayout`, a built-in name or a `.json` layout file
+                )->str:  # 'iod' or 'bbox'
+    "The norm the command line measures `layout` with: inter-ocular ('iod') when it has `norm_idx`, the box size ('bbox') otherwise"
+    return 'iod' if as_layout(layout).norm_idx is not None else 'bbox'
+
+# %% ../nbs/08_metrics.ipynb #1494e86a
+def layout_and_norm(dls,        # The `DataLoaders` trained or evaluated on
+                    layout=None, # A layout (name, file or `LandmarkLayout`); that of `dls` when `None`
+                    norm=None,   # A norm; `default_norm(layout)` when `None`
+                   )->tuple:     # `(LandmarkLayout, norm)`
+    "The layout and the norm the command line measures with: those given, else those of the data"
+    layout = layout_of(dls) if layout is None else as_layout(layout)
+    return layout, ifnone(norm, default_norm(layout))
+
+# %% ../nbs/08_metrics.ipynb #ca6d6018
+def auroc(scores, # Scores `(N,)`: higher for the positives, ideally
+          labels, # `(N,)` booleans: the positives
+         )->float:
+    "Area under the ROC curve: the probability that a positive scores above a negative, ties counted half (Mann–Whitney)"
+    from scipy.stats import rankdata
+    s,y = np.asarray(scores, dtype=float).ravel(),np.asarray(labels, dtype=bool).ravel()
+    n_pos,n_neg = int(y.sum()),int((~y).sum())
+    if not n_pos or not n_neg: return float('nan')
+    return float((rankdata(s)[y].sum() - n_pos*(n_pos+1)/2) / (n_pos*n_neg))
+
+# %% ../nbs/08_metrics.ipynb #ba7f8f5d
+def confidence_quality(confidence:Tensor, # Confidences `(..., K)`
+                       errors:Tensor,     # Normalised errors `(..., K)` (`point_errors`), `NaN` where there is no target
+                       threshold=0.1,     # A landmark fails when its error is above this
+                      )->dict:
+    "How well `confidence` ranks `errors`: Spearman's ρ between them, and the AUROC of low confidence for the failures"
+    from scipy.stats import spearmanr
+    c,e = as_plain(confidence).flatten().double(),as_plain(errors).flatten().double()
+    keep = ~(c.isnan() | e.isnan())
+    c,e = c[keep].numpy(),e[keep].numpy()
+    fails = e>threshold
+    return dict(spearman=float(spearmanr(c, e).statistic), auroc=auroc(-c, fails), n_points=len(e),
+                failure_share=100*float(fails.mean()), threshold=threshold)

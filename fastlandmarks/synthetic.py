@@ -8,18 +8,20 @@ import cv2
 from fastai.vision.all import *
 from .core import *
 from .readers import write_pts, read_pts
+from .layouts import IBUG68_PARTS
 
 # %% auto #0
 __all__ = ['face_3d', 'rotation_3d', 'project', 'synthetic_face', 'show_faces', 'make_synthetic_faces', 'synthetic_faces',
            'synthetic_faces_dls']
 
-# %% ../nbs/06_synthetic.ipynb #42723087
+# %% ../nbs/06_synthetic.ipynb #dc208d87
 def _spow(v, e): return np.sign(v)*np.abs(v)**e
 
 def _part(x, y, z)->np.ndarray:
     "Points `(n, 3)` from broadcast `x`, `y`, `z`"
     return np.stack(np.broadcast_arrays(*(np.asarray(a, np.float64) for a in (x, y, z))), 1)
 
+# %% ../nbs/06_synthetic.ipynb #5bea5af3
 def _head(u, mouth_open)->tuple:
     "The jaw line (points 0-16) and the unlabelled crown above it: a superellipse, its sides further back"
     a,b,n = u(0.88, 1.08), u(1.0, 1.2), u(2.2, 3.4)
@@ -30,6 +32,7 @@ def _head(u, mouth_open)->tuple:
     crown = _part(a*_spow(np.cos(top), 2/n), u(1.15, 1.4)*_spow(np.sin(top), 2/n), -0.3)
     return jaw, crown
 
+# %% ../nbs/06_synthetic.ipynb #0fddf257
 def _brows(u)->list:
     "Right and left brows (17-21, 22-26), arched, each raised on its own"
     s = np.linspace(-1, 1, 5)
@@ -40,6 +43,7 @@ def _brows(u)->list:
         brows.append(_part(side*x + w*s, y - u(0, 0.07) - arch*(1 - ((out-0.2)/1.25)**2), -0.05 - 0.1*(out+1)))
     return brows
 
+# %% ../nbs/06_synthetic.ipynb #64ac3edf
 def _eyes(rng, u)->tuple:
     "Right and left eyes (36-41, 42-47): corner, upper lid, corner, lower lid; the outer corners further back"
     x,y,w = u(0.36, 0.46), u(-0.34, -0.25), u(0.15, 0.2)
@@ -52,6 +56,7 @@ def _eyes(rng, u)->tuple:
         eyes.append(_part(side*x + w*s, y + 0.55*w*op*lid, -0.1 - 0.06*side*s))
     return eyes, y
 
+# %% ../nbs/06_synthetic.ipynb #067589f7
 def _nose(u, eye_y)->tuple:
     "Nose bridge (27-30), from between the eyes to the tip, and nose bottom (31-35)"
     tip,w = u(0.14, 0.26), u(0.14, 0.22)
@@ -60,6 +65,7 @@ def _nose(u, eye_y)->tuple:
     bottom = _part(w*s, tip + 0.11 - 0.05*s**2, 0.28 - 0.16*np.abs(s))
     return bridge, bottom
 
+# %% ../nbs/06_synthetic.ipynb #35116900
 def _lips(u, mouth_open, smile)->np.ndarray:
     "Outer (48-59) and inner (60-67) lip contours; the lower lip drops as the mouth opens, the corners rise with a smile"
     y,w,up,lo = u(0.5, 0.62), u(0.26, 0.36)*(1 + smile), u(0.06, 0.11), u(0.07, 0.13)
@@ -73,6 +79,7 @@ def _lips(u, mouth_open, smile)->np.ndarray:
     lips[:,2] = 0.15 + 0.12*(1 - np.abs(lips[:,0])/w)
     return lips
 
+# %% ../nbs/06_synthetic.ipynb #54f8e771
 def face_3d(rng:np.random.Generator, # The source of randomness
            )->tuple:                 # `(68, 3)` landmarks in iBUG order, `(15, 3)` crown outline
     "A random face shape and expression in the 3-D face frame"
@@ -139,7 +146,7 @@ def _background(rng, size:int)->np.ndarray:
         else: _line(img, c + r*rng.uniform(-1.5, 1.5, (2, 2)), col, rng.uniform(1, 4)*size/128)
     return img
 
-# %% ../nbs/06_synthetic.ipynb #f33429c7
+# %% ../nbs/06_synthetic.ipynb #d1ef652f
 def _draw_eye(img, eye:np.ndarray, rng, iris_colour, px:float):
     "Sclera inside the six eye points, an iris clipped by the lids, and a dark lid line"
     _fill(img, eye, _colour(rng, 200, 250))
@@ -155,6 +162,7 @@ def _draw_eye(img, eye:np.ndarray, rng, iris_colour, px:float):
     roi[:] = roi*(1-a) + np.asarray(iris_colour, np.float32)*a
     _line(img, eye, (30, 20, 20), px, closed=True)
 
+# %% ../nbs/06_synthetic.ipynb #acdd7e3e
 def _draw_mouth(img, lips:np.ndarray, lip_colour, px:float):
     "Lips between the outer and inner contours, the mouth's inside dark, a line where the lips meet"
     _fill(img, lips[:12], lip_colour)
@@ -162,6 +170,7 @@ def _draw_mouth(img, lips:np.ndarray, lip_colour, px:float):
     _fill(img, inner, (40, 15, 20))
     _line(img, inner[[0, 1, 2, 3, 4]], tuple(0.5*np.asarray(lip_colour)), px)
 
+# %% ../nbs/06_synthetic.ipynb #959e3984
 def _occlude(img, rng, centre, scale:float):
     "One occluder over the face: a blob, a bar or a thick stroke, of any colour"
     c = centre + rng.normal(0, 0.5, 2)*scale
@@ -173,6 +182,7 @@ def _occlude(img, rng, centre, scale:float):
     shape = np.stack([np.cos(t), rng.uniform(0.4, 1)*np.sin(t)], 1) if kind==0 else np.array([[-1, -0.4], [1, -0.4], [1, 0.4], [-1, 0.4]])
     _fill(img, c + r*shape@rotation_3d(rng.uniform(0, np.pi), 0, 0)[:2,:2], col)
 
+# %% ../nbs/06_synthetic.ipynb #06e33c37
 def _finish(img, rng, size:int)->np.ndarray:
     "Lighting, blur and noise over the whole picture"
     out = img.astype(np.float32)*rng.uniform(0.7, 1.2) + rng.uniform(-25, 25, 3).astype(np.float32)
@@ -201,29 +211,26 @@ def synthetic_face(seed=0,       # An int or a tuple of ints seeding `numpy.rand
     rot = rotation_3d(*np.radians(rng.uniform(-1, 1, 3)*[max_roll, max_yaw, max_pitch]))
     flat,scale = _place(project(np.concatenate([pts3, crown]), rot), size, rng)
     lm,crown = flat[:68],flat[68:]
+    P = IBUG68_PARTS
     px = max(1., size/128)
     skin,hair = _skin(rng), _colour(rng, 10, 120) if rng.random()<0.8 else _colour(rng, 120, 230)
     img = np.full((size, size, 3), 128, np.uint8) if clean else _background(rng, size)
     if rng.random()<0.7:
         centre = lm.mean(0)
         _fill(img, centre + (np.concatenate([crown, lm[[16, 0]]]) - centre)*1.12, hair)
-    _fill(img, np.concatenate([lm[:17], crown]), tuple(skin))
-    _line(img, lm[27:31], tuple(skin*0.8), px)
-    _line(img, lm[31:36], tuple(skin*0.6), px)
+    _fill(img, np.concatenate([lm[P['jaw']], crown]), tuple(skin))
+    _line(img, lm[P['nose bridge']], tuple(skin*0.8), px)
+    _line(img, lm[P['nose bottom']], tuple(skin*0.6), px)
     iris = _colour(rng, 20, 140)
-    for eye in (lm[36:42], lm[42:48]): _draw_eye(img, eye, rng, iris, px)
-    for brow in (lm[17:22], lm[22:27]): _line(img, brow, hair, rng.uniform(0.025, 0.05)*scale + px)
-    _draw_mouth(img, lm[48:68], tuple(skin*np.array([1, 0.55, 0.6])*rng.uniform(0.7, 1.1)), px)
+    for eye in (lm[P['right eye']], lm[P['left eye']]): _draw_eye(img, eye, rng, iris, px)
+    for brow in (lm[P['right brow']], lm[P['left brow']]): _line(img, brow, hair, rng.uniform(0.025, 0.05)*scale + px)
+    _draw_mouth(img, lm[[*P['outer lips'], *P['inner lips']]], tuple(skin*np.array([1, 0.55, 0.6])*rng.uniform(0.7, 1.1)), px)
     if not clean:
         for _ in range(rng.binomial(2, 0.25)): _occlude(img, rng, lm.mean(0), scale)
         img = _finish(img, rng, size)
     return img, torch.tensor(lm, dtype=torch.float32)
 
 # %% ../nbs/06_synthetic.ipynb #c2363ec0
-_ibug68_parts = {'jaw': range(0,17), 'right brow': range(17,22), 'left brow': range(22,27), 'nose bridge': range(27,31),
-                 'nose bottom': range(31,36), 'right eye': range(36,42), 'left eye': range(42,48),
-                 'outer lips': range(48,60), 'inner lips': range(60,68)}   # the markup's parts, to colour pictures
-
 def show_faces(faces:list, # `(image, landmarks)` pairs, as `synthetic_face` returns
                ncols=6,    # Faces per row
                figsize=None, # Figure size; 2.2 inches per face by default
@@ -231,17 +238,15 @@ def show_faces(faces:list, # `(image, landmarks)` pairs, as `synthetic_face` ret
     "Show faces with their landmarks, one colour per iBUG part"
     nrows = math.ceil(len(faces)/ncols)
     _,axs = plt.subplots(nrows, ncols, figsize=ifnone(figsize, (2.2*ncols, 2.2*nrows)), squeeze=False)
-    colours = plt.cm.tab10(np.arange(len(_ibug68_parts)))
+    colours = plt.cm.tab10(np.arange(len(IBUG68_PARTS)))
     for ax,(img,lm) in zip(axs.flat, faces):
         ax.imshow(img, extent=(0, img.shape[1], img.shape[0], 0))
-        for c,idx in zip(colours, _ibug68_parts.values()): ax.scatter(*lm[list(idx)].T, s=4, color=c)
+        for c,idx in zip(colours, IBUG68_PARTS.values()): ax.scatter(*lm[list(idx)].T, s=4, color=c)
     for ax in axs.flat: ax.axis('off')
     plt.tight_layout()
     return axs
 
-# %% ../nbs/06_synthetic.ipynb #08146973
-_GENERATOR_VERSION = 2   # bump when the drawing changes, so that cached datasets are made again
-
+# %% ../nbs/06_synthetic.ipynb #80b93c31
 def make_synthetic_faces(path,          # Folder to write into (created if needed)
                          n=500,         # Number of faces
                          size=128,      # Image side in pixels
@@ -265,6 +270,9 @@ def make_synthetic_faces(path,          # Folder to write into (created if neede
     df.to_csv(path/'landmarks.csv', index=False, float_format='%.4f')   # written last: its presence marks a complete set
     return path
 
+# %% ../nbs/06_synthetic.ipynb #e4a08bf5
+_GENERATOR_VERSION = 2   # bump when the drawing changes, so that cached datasets are made again
+
 def synthetic_faces(n=500, size=128, seed=0, valid_pct=0.2, # As in `make_synthetic_faces`
                     path=None, # Where the cache lives; `~/.fastai/data/synthetic_faces` (fastai's data folder) by default
                    )->Path:    # The dataset's folder
@@ -273,6 +281,7 @@ def synthetic_faces(n=500, size=128, seed=0, valid_pct=0.2, # As in `make_synthe
     if not (path/'landmarks.csv').exists(): make_synthetic_faces(path, n, size, seed, valid_pct)
     return path
 
+# %% ../nbs/06_synthetic.ipynb #9d5691d5
 def _in_valid_folder(fn)->bool: return Path(fn).parent.name=='valid'
 
 def synthetic_faces_dls(n=500, size=128, bs=32, # Faces, image side, batch size

@@ -12,15 +12,29 @@ from .transforms import *
 from .losses import *
 
 # %% auto #0
-__all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'make_dots', 'dot_centres', 'dots_dblock', 'dots_dls', 'dots_learner', 'DotFinder',
-           'symmetric_shapes', 'astronaut', 'paint_dots']
+__all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'draw_discs', 'make_dots', 'dot_centres', 'dots_dblock', 'dots_dls', 'dots_learner',
+           'DotFinder', 'symmetric_shapes', 'astronaut', 'paint_dots']
 
-# %% ../nbs/97_test_utils.ipynb #f918a8b6
+# %% ../nbs/97_test_utils.ipynb #3a7d36a7
 def dot_colours(k:int)->np.ndarray:
     "`k` well separated, saturated RGB colours (uint8 `(k, 3)`)"
     hsv = np.stack([np.arange(k)*180//k, np.full(k, 255), np.full(k, 255)], -1).astype(np.uint8)[None]
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0]
 
+# %% ../nbs/97_test_utils.ipynb #3eb56393
+def draw_discs(imgs:np.ndarray,  # Images `(n, h, w, 3)` uint8, painted in place
+               pts:np.ndarray,   # Disc centres `(n, k, 2)` as `(x, y)` in continuous pixels
+               colours,          # `k` RGB colours, disc `i` in `colours[i]`
+               radius:float=3,   # Disc radius in pixels
+              )->np.ndarray:     # `imgs`
+    "Paint disc `i` of each image, centred on its point `i`, in colour `i`; later discs cover earlier ones"
+    h,w = imgs.shape[1:3]
+    yx = np.mgrid[:h,:w].transpose(1,2,0)[None]+0.5  # pixel centres in continuous coordinates
+    for i,c in enumerate(colours):  # one pass per landmark, vectorised over images and pixels
+        imgs[((yx - pts[:,None,None,i,::-1])**2).sum(-1) <= radius**2] = c
+    return imgs
+
+# %% ../nbs/97_test_utils.ipynb #af8ecfb3
 def make_dots(n:int,        # Number of images
               size:int=64,  # Image side in pixels
               k:int=5,      # Landmarks (discs) per image
@@ -31,11 +45,7 @@ def make_dots(n:int,        # Number of images
     rng = np.random.default_rng(seed)
     pts = rng.uniform(radius+1, size-radius-1, (n,k,2)).astype(np.float32)
     imgs = rng.integers(0, 60, (n,size,size,3), dtype=np.uint8)
-    yx = np.mgrid[:size,:size].transpose(1,2,0)[None]+0.5  # pixel centres in continuous coordinates
-    for i,c in enumerate(dot_colours(k)):  # one pass per landmark, vectorised over images and pixels
-        inside = ((yx - pts[:,None,None,i,::-1])**2).sum(-1) <= radius**2
-        imgs[inside] = c
-    return imgs, pts
+    return draw_discs(imgs, pts, dot_colours(k), radius), pts
 
 # %% ../nbs/97_test_utils.ipynb #7f5d63de
 def dot_centres(x:Tensor,  # Images `(B, 3, H, W)`, values in `[0, 1]`
@@ -134,14 +144,11 @@ def astronaut()->np.ndarray:
     except ImportError: raise ImportError("astronaut() needs scikit-image, in the dev extra: pip install -e '.[dev]'") from None
     return np.asarray(Image.open(Path(skimage.__file__).parent/'data'/'astronaut.png').convert('RGB'))
 
-# %% ../nbs/97_test_utils.ipynb #0b13c95f
+# %% ../nbs/97_test_utils.ipynb #4afe7d0b
 def paint_dots(img:np.ndarray, # An RGB `uint8` image `(H, W, 3)`
                pts,            # Disc centres `(K, 2)` in continuous pixels
                radius=3.,      # Disc radius in pixels
               )->np.ndarray:   # A copy of `img` with disc `i` in colour `dot_colours(K)[i]`
     "Paint `K` coloured discs on a copy of `img`, centred on `pts`, for `DotFinder` to find"
-    a = np.array(img, dtype=np.uint8)
     p = np.asarray(as_plain(torch.as_tensor(pts)).float())
-    yx = np.mgrid[:a.shape[0], :a.shape[1]].transpose(1,2,0) + 0.5  # pixel centres in continuous coordinates
-    for (x,y),c in zip(p, dot_colours(len(p))): a[((yx - [y,x])**2).sum(-1) <= radius**2] = c
-    return a
+    return draw_discs(np.array(img, dtype=np.uint8)[None], p[None], dot_colours(len(p)), radius)[0]

@@ -23,7 +23,7 @@ class HeatmapTargetTransform(Transform):
         if min(self.heatmap_size)<3: raise ValueError(f"heatmap_size must be at least 3×3 cells to decode, got {heatmap_size!r}")
     def encodes(self, x:TensorPoint): return Heatmap(self.encode_points(x))
     def decodes(self, x:Heatmap):
-        pts = self.decode_heatmaps(self.at_target_size(x)).masked_fill(empty_channels(x)[...,None], float('nan'))
+        pts = nan_where_empty(self.decode_heatmaps(self.at_target_size(x)), x)
         return HeatmapPoint(pts, source_heatmap=x)
     def encode_points(self, pts:Tensor)->Tensor: raise NotImplementedError
     def decode_heatmaps(self, hm:Tensor)->Tensor: raise NotImplementedError
@@ -44,7 +44,7 @@ class HeatmapTransform(HeatmapTargetTransform):
         super().__init__(heatmap_size)
         self.sigma = check_sigma(sigma, self.heatmap_size)
     def encode_points(self, pts): return gaussian_heatmaps(pts, self.heatmap_size, self.sigma)
-    def decode_heatmaps(self, hm): return heatmap2subpixel(hm, scale=True)
+    def decode_heatmaps(self, hm): return decode_subpixel(hm, scale=True)
 
 # %% ../nbs/02_transforms.ipynb #991370fa
 def _is_cell_distribution(hm:Tensor)->bool:
@@ -76,10 +76,10 @@ class RandomBinaryHeatmapTransform(HeatmapTargetTransform):
         "Points in `[-1, 1]` from predicted logits, or from their probabilities (decoded through their logarithm)"
         p = as_plain(preds)
         if _is_cell_distribution(p): p = p.float().clamp(min=torch.finfo(torch.float32).tiny).log()
-        return topk_heatmap2coord(self.at_target_size(p), self.topk, scale=True)
+        return decode_topk(self.at_target_size(p), self.topk, scale=True)
     def decode_heatmaps(self, hm):
         "Targets (drawn or expected) by their centroid, predictions (logits or probabilities) by their top-k"
-        return heatmap_centroid(hm, scale=True) if _is_target(as_plain(hm)) else self.decode_preds(hm)
+        return decode_centroid(hm, scale=True) if _is_target(as_plain(hm)) else self.decode_preds(hm)
 
 # %% ../nbs/02_transforms.ipynb #5f7f16ab
 def target_transform(dls)->HeatmapTargetTransform|None:

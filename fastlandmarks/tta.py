@@ -12,7 +12,7 @@ from .data import *
 from .transforms import *
 
 # %% auto #0
-__all__ = ['tta_points', 'target_points']
+__all__ = ['tta_points']
 
 # %% ../nbs/10a_tta.ipynb #c267243d
 def _view_points(model, xb:Tensor, dls, scale=1., flip_idx=None)->Tensor:
@@ -30,14 +30,6 @@ def tta_points(model,        # The model
     "Mean of the points predicted on every view of `xb`: each scale, plain and (with `flip_idx`) mirrored"
     flips = [None] if flip_idx is None else [None, flip_idx]
     return torch.stack([_view_points(model, xb, dls, s, f) for s in [1., *L(scales)] for f in flips]).mean(0)
-
-def target_points(yb:Tensor, # A batch of targets: heatmaps `(B, K, h, w)` or points
-                  dls,        # The `DataLoaders` that made them
-                 )->Tensor:   # Points `(B, K, 2)` in `[-1, 1]`
-    "Target points `(B, K, 2)` in `[-1, 1]` of a batch, decoded as `dls` made them; `NaN` where missing"
-    tfm = target_transform(dls)
-    if tfm is not None and as_plain(yb).ndim==4: return as_plain(tfm.decode(Heatmap(as_plain(yb))))
-    return decode_points(yb)
 
 # %% ../nbs/10a_tta.ipynb #8f48f8d9
 @patch
@@ -57,5 +49,5 @@ def landmark_tta(self:Learner,
         for b in dl:
             model = self.model.to(b[0].device)  # where the data is, as fastai's `get_preds` does
             preds.append(tta_points(model, b[0], self.dls, flip_idx, scales).cpu())
-            if len(b)>1: targs.append(target_points(b[1], self.dls).cpu())
+            if len(b)>1: targs.append(targs_to_points(b[1], self.dls).cpu())
     return torch.cat(preds), (torch.cat(targs) if targs else None)

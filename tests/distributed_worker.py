@@ -17,7 +17,7 @@ torch.set_num_threads(1)
 from fastai.vision.all import *
 from fastai.distributed import DistributedDL, DistributedTrainer, rank_distrib, num_distrib
 sys.path.insert(0, str(Path(__file__).parent))
-from reliability_utils import HEADS, dots_with_missing, dots_dls, head_learner, state_hash
+from reliability_utils import HEADS, dots_with_missing, head_dls, head_learner, state_hash
 from fastlandmarks.transforms import preds_to_points, targs_to_points
 from fastlandmarks.metrics import NME, nme
 
@@ -38,7 +38,7 @@ class GlooDistributedTrainer(DistributedTrainer):
 def train(head:str)->dict:
     "Train `head` for one epoch on this rank, from weights seeded by the rank (the trainer must make them agree)"
     imgs, pts = dots_with_missing(32)       # the same data, and the same split, on every rank
-    dls = dots_dls(imgs, pts, head, bs=4)
+    dls = head_dls(imgs, pts, head, bs=4)
     set_seed(rank_distrib())
     learn = head_learner(dls, head)
     before = state_hash(learn.model)
@@ -59,7 +59,7 @@ def validation_nme(learn, dls)->float:
 def metric(head:str)->dict:
     "The NME recorded by one epoch of distributed training, or the error met, and that of the whole validation set"
     imgs, pts = dots_with_missing(32)
-    dls = dots_dls(imgs, pts, head, bs=4)
+    dls = head_dls(imgs, pts, head, bs=4)
     set_seed(0)
     learn = head_learner(dls, head, metrics=NME('bbox'))
     learn.add_cb(GlooDistributedTrainer())

@@ -6,8 +6,9 @@ whole epoch of any head takes about a second on one CPU core.
 import numpy as np, torch
 from fastai.vision.all import *
 from fastlandmarks.data import LandmarkBlock
-from fastlandmarks.models import landmark_learner, hrnet_learner, landmark_heads
-from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform
+from fastlandmarks.models import landmark_heads
+from fastlandmarks.learner import landmark_learner
+from fastlandmarks.datasets import target_tfms
 from fastlandmarks.test_utils import make_dots, dots_dblock
 
 SIZE, K, HM = 32, 6, 8              # image side, landmarks, heatmap side
@@ -15,7 +16,8 @@ FLIP_IDX = (1, 0, 3, 2, 4, 5)       # two left/right pairs, two landmarks on the
 HEADS = list(landmark_heads)        # every head of fastlandmarks.models
 HEATMAP_HEADS = [h for h in HEADS if landmark_heads[h].targets=='heatmaps']
 BODY = 'resnet10t'                  # timm's smallest ResNet: ~5 M parameters, 1×1 features at 32 px
-HEAD_KWARGS = dict(deconv=dict(n_deconv=3, channels=16), integral=dict(n_deconv=3, channels=16), query=dict(dim=16))
+QUARTER_BODY = 'hrnet_w18_small'    # for heads that need features at 1/4 of the input (`LandmarkHead.body_stride`)
+HEAD_KWARGS = dict(deconv=dict(n_deconv=3, channels=16), integral=dict(n_deconv=3, channels=16), query=dict(dim=16), hrnet=dict(proj_channels=16))
 
 
 def dots_with_missing(n=32, share=0.2, seed=0):
@@ -28,23 +30,17 @@ def dots_with_missing(n=32, share=0.2, seed=0):
     return imgs, pts
 
 
-def target_tfms(head, binary=False):
-    "The batch transform making `head`'s targets: heatmaps for heatmap heads, none for coordinate heads"
-    if landmark_heads[head].targets!='heatmaps': return []
-    return [RandomBinaryHeatmapTransform(HM) if binary else HeatmapTransform(HM, sigma=1.)]
-
-
-def dots_dls(imgs, pts, head, augment=True, binary=False, bs=8, **kwargs):
-    "`DataLoaders` of the dots for `head`: `LandmarkBlock` targets, flips and rotations, then the head's targets"
+def head_dls(imgs, pts, head, augment=True, binary=False, bs=8, **kwargs):
+    "`DataLoaders` of the dots `imgs`, `pts` for `head` (`test_utils.dots_dls` makes its own dots): `LandmarkBlock` targets, flips and rotations, then the head's targets"
     aug = aug_transforms(do_flip=True, max_rotate=20, max_zoom=1.1, max_warp=0.) if augment else []
-    return dots_dblock(imgs, pts, block=LandmarkBlock(flip_idx=FLIP_IDX), batch_tfms=[*aug, *target_tfms(head, binary)]
+    return dots_dblock(imgs, pts, block=LandmarkBlock(flip_idx=FLIP_IDX), batch_tfms=[*aug, *target_tfms(head, 'binary' if binary else 'gaussian', HM, sigma=1.)]
                       ).dataloaders(None, bs=bs, num_workers=0, **kwargs)
 
 
 def head_learner(dls, head, **kwargs):
-    "A small untrained learner with `head`: an HRNet-W18-small for 'hrnet', timm's `resnet10t` body otherwise"
-    if head=='hrnet': return hrnet_learner(dls, 'hrnet_w18_small', pretrained=False, proj_channels=16, **kwargs)
-    return landmark_learner(dls, BODY, head=head, pretrained=False, head_kwargs=HEAD_KWARGS.get(head), **kwargs)
+    "A small untrained learner with `head`: on timm's `resnet10t`, or an HRNet-W18-small for a head that needs features at 1/4"
+    body = BODY if landmark_heads[head].body_stride is None else QUARTER_BODY
+    return landmark_learner(dls, body, head, pretrained=False, head_kwargs=HEAD_KWARGS.get(head), **kwargs)
 
 
 def state_hash(model)->str:

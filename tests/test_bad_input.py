@@ -14,8 +14,9 @@ from fastlandmarks.layouts import LandmarkLayout
 from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform
 from fastlandmarks.losses import gaussian_heatmap_loss
 from fastlandmarks.metrics import NME
-from fastlandmarks.models import landmark_learner, landmark_heads
-from fastlandmarks.cli import landmark_dataloaders, dataset_items
+from fastlandmarks.models import landmark_heads
+from fastlandmarks.learner import landmark_learner
+from fastlandmarks.datasets import landmark_dataloaders, dataset_items
 from fastlandmarks.test_utils import make_dots
 from reliability_utils import *
 
@@ -137,7 +138,7 @@ def test_heatmap_size_out_of_range_is_named(make):
 @pytest.mark.parametrize('head', HEADS)
 def test_n_out_different_from_the_landmarks_fails_at_creation(head):
     imgs, pts = make_dots(16, size=SIZE, k=K)
-    dls = dots_dls(imgs, pts, head, augment=False)
+    dls = head_dls(imgs, pts, head, augment=False)
     with pytest.raises(ValueError, match=f"n_out={K+1} but the DataLoaders have {K} landmarks"): head_learner(dls, head, n_out=K+1)
 
 def test_heatmap_loss_names_channel_counts():
@@ -148,7 +149,7 @@ def test_layout_of_the_wrong_size_is_named():
     imgs, pts = make_dots(16, size=SIZE, k=K)
     with pytest.raises(ValueError, match=f"layout 'ibug68' has 68 entries but the annotation has {K} landmarks"):
         dots_dblock(imgs, pts, block=LandmarkBlock('ibug68')).dataloaders(None, bs=4, num_workers=0)
-    learn = head_learner(dots_dls(imgs, pts, 'regression', augment=False), 'regression', metrics=NME(layout='ibug68'))
+    learn = head_learner(head_dls(imgs, pts, 'regression', augment=False), 'regression', metrics=NME(layout='ibug68'))
     with pytest.raises(ValueError, match=f"the layout has 68 landmarks but the points have {K}"): learn.validate()
 
 

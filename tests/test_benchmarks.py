@@ -35,10 +35,11 @@ def test_real_faces_say_what_to_do_without_the_photos(tmp_path):
     assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
 
 
-def test_detection_says_what_to_do_without_the_photos(tmp_path):
-    "Without HELEN-29 the detection benchmark says how to point it at the photos and writes nothing"
-    out = tmp_path/'detect.md'
-    res = run_script('bench_detect.py', '--data', str(tmp_path/'nowhere'), '--out', str(out))
+@pytest.mark.parametrize('name', ['detect', 'confidence'])
+def test_real_benchmarks_say_what_to_do_without_the_photos(name, tmp_path):
+    "Without HELEN-29 the detection and confidence benchmarks say how to point them at the photos and write nothing"
+    out = tmp_path/f'{name}.md'
+    res = run_script(f'bench_{name}.py', '--data', str(tmp_path/'nowhere'), '--out', str(out))
     assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
 
 
@@ -78,3 +79,19 @@ def test_real_faces_quick_run(tmp_path):
     assert md.startswith('## Real faces') and out.with_suffix('.png').stat().st_size > 10_000
     assert {r['setup'] for r in d['runs']} == {'regression', 'hrnet-gaussian', 'stock', 'recipe'}
     assert d['mean_shape']['n_faces'] == 70 and 'mean training shape' in md
+
+
+def test_latency_quick_run_writes_its_section(tmp_path):
+    "The latency table at toy size, every model measured; dlib's time beside it when the `bench` extra is installed, else the reason"
+    out = tmp_path/'latency.md'
+    run_script('bench_latency.py', '--quick', '--out', str(out))
+    d = json.loads(out.with_suffix('.json').read_text())
+    assert d['quick'] and d['latency'] and all('error' not in r for r in d['latency'])
+    if d['dlib_ms'] is None: assert 'bench' in d['dlib_missing'] and 'dlib was not measured' in out.read_text()
+    else: assert all(r['ort_fp32_x_dlib'] > 0 for r in d['latency'])
+
+
+def test_speed_accuracy_says_what_to_do_without_the_photos(tmp_path):
+    out = tmp_path/'sa.md'
+    res = run_script('bench_speed_accuracy.py', '--quick', '--data', str(tmp_path/'nowhere'), '--out', str(out))
+    assert '--data PATH' in res.stdout and not out.exists()

@@ -31,15 +31,16 @@ def test_predict_in_original_pixels(trained, tmp_path):
     res = json.loads((tmp_path/'pred'/'landmarks.json').read_text())
     (face,) = next(iter(res.values()))  # a list of faces per image: the one in the box given
     assert face['box'] == [10, 10, 70, 70] and face['score'] is None
-    pts = np.array(face['points'])
+    pts, conf = np.array(face['points']), np.array(face['confidence'])
     assert pts.shape == (68, 2) and np.isfinite(pts).all()
+    assert conf.shape == (68,) and ((conf >= 0) & (conf <= 1)).all()  # the recipe's HRNet head: sigmoid mass near each peak
     assert (tmp_path/'pred'/'landmarks.csv').exists() and (tmp_path/'pred'/'face_landmarks.png').exists()
 
 
 def test_predict_detects_every_face(tmp_path):
     "A model trained on face crops, given no box: one entry per face found, each with its box, score and landmarks in its crop"
     from fastlandmarks.detect import detect_faces
-    from fastlandmarks.readers import grow_box, round_box
+    from fastlandmarks.boxes import grow_box, round_box
     from fastlandmarks.test_utils import astronaut
     out = tmp_path/'crops'
     assert main(f'train --data synthetic --n-synthetic 16 --size 64 --heatmap-size 16 --epochs 1 --bs 8 --pretrained False '

@@ -13,7 +13,7 @@ TOL = 5e-4  # pixels of the 32-px input: float32 graphs that order their sums di
 
 @pytest.mark.parametrize('head,binary', [(h, False) for h in HEADS] + [('deconv', True)])
 def test_onnx_agrees_with_pytorch(head, binary, tmp_path):
-    dls = dots_dls(IMGS, PTS, head, augment=False, binary=binary)
+    dls = head_dls(IMGS, PTS, head, augment=False, binary=binary)
     learn = head_learner(dls, head)
     torch.manual_seed(0)
     with torch.no_grad():

@@ -10,7 +10,7 @@ from fastai.vision.all import *
 from hypothesis import given, settings, strategies as st
 from fastlandmarks.layouts import *
 from fastlandmarks.data import *
-from fastlandmarks.test_utils import dot_colours
+from fastlandmarks.test_utils import dot_colours, draw_discs
 
 torch.set_num_threads(1)
 
@@ -32,9 +32,7 @@ def _dot_images(n:int, seed=0):
     pts[...,0] *= _orientation(*pts.transpose(1,0,2)[:3])[:,None]  # mirror the shapes that run the other way round
     pts = (pts + SIZE/2).astype(np.float32)
     imgs = rng.integers(0, 40, (n,SIZE,SIZE,3), dtype=np.uint8)
-    yx = np.mgrid[:SIZE,:SIZE].transpose(1,2,0)[None] + 0.5
-    for i,c in enumerate(dot_colours(K)): imgs[((yx - pts[:,None,None,i,::-1])**2).sum(-1) <= RADIUS**2] = c
-    return imgs, pts
+    return draw_discs(imgs, pts, dot_colours(K), RADIUS), pts
 
 IMGS,PTS = _dot_images(32)
 

@@ -11,7 +11,7 @@ from fastlandmarks.core import as_plain, scaled_to_pixels
 from fastlandmarks.heatmaps import empty_channels, in_image
 from fastlandmarks.transforms import HeatmapTransform, RandomBinaryHeatmapTransform, preds_to_points, targs_to_points
 from fastlandmarks.data import LandmarkBlock
-from fastlandmarks.readers import CropToBox
+from fastlandmarks.boxes import CropToBox
 from fastlandmarks.losses import *
 from fastlandmarks.metrics import NME
 from fastlandmarks.test_utils import dots_dblock
@@ -156,7 +156,7 @@ def test_binary_validation_is_the_same_at_every_pass():
 
 def _trained(head, binary=False, **kwargs):
     "A learner for `head` trained one epoch on the dots with a fifth of the landmarks missing, checking every loss and gradient"
-    learn = head_learner(dots_dls(IMGS, PTS, head, binary=binary), head, metrics=NME('bbox'), cbs=CheckFinite(), **kwargs)
+    learn = head_learner(head_dls(IMGS, PTS, head, binary=binary), head, metrics=NME('bbox'), cbs=CheckFinite(), **kwargs)
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
     return learn
 
@@ -174,7 +174,7 @@ def _nme_and_hand_nme(learn)->tuple:
                                   l1_coord_loss, smooth_l1_coord_loss, wing_loss], ids=lambda f: getattr(f, '__name__', repr(f)))
 def test_every_loss_trains_with_a_fifth_missing(loss):
     head = 'deconv' if loss in (gaussian_heatmap_loss, adaptive_wing_loss, spatial_softmax_loss) or isinstance(loss, SpatialSoftmaxLoss) else 'regression'
-    learn = head_learner(dots_dls(IMGS, PTS, head), head, loss_func=loss, cbs=CheckFinite())
+    learn = head_learner(head_dls(IMGS, PTS, head), head, loss_func=loss, cbs=CheckFinite())
     with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3)
     assert np.isfinite(learn.recorder.values[-1]).all()
 
@@ -187,7 +187,7 @@ def _drawn(ax)->int:
 
 @pytest.mark.parametrize('head', ['regression', 'deconv'])
 def test_pictures_draw_only_present_points(head):
-    dls = dots_dls(IMGS, PTS, head, augment=False)
+    dls = head_dls(IMGS, PTS, head, augment=False)
     learn = head_learner(dls, head)
     valid_present = (~np.isnan(_valid_points(dls)).any(-1)).sum(-1)
     ctxs = dls.valid.show_batch(max_n=4, show=True)

@@ -16,7 +16,7 @@ import copy, warnings
 import pytest, torch
 from fastai.vision.all import *
 from fastlandmarks.core import scaled_to_cells
-from fastlandmarks.heatmaps import gaussian_heatmaps, heatmap2subpixel
+from fastlandmarks.heatmaps import gaussian_heatmaps, decode_subpixel
 from fastlandmarks.losses import *
 from reliability_utils import *
 
@@ -38,7 +38,7 @@ def _losses(head, targets, model):
 
 @pytest.mark.parametrize('head,targets', CASES, ids=[f'{h}-{t}' if t else h for h, t in CASES])
 def test_bf16_forward_and_every_loss_match_float32(head, targets):
-    dls = dots_dls(IMGS, PTS, head, augment=False, binary=targets=='binary')
+    dls = head_dls(IMGS, PTS, head, augment=False, binary=targets=='binary')
     set_seed(0)
     model = head_learner(dls, head).model.eval()  # eval: batch norm does not update its statistics between the two passes
     xb, yb = dls.one_batch()
@@ -59,7 +59,7 @@ def test_bf16_forward_and_every_loss_match_float32(head, targets):
 def _fit(head, *cbs, fp16=False):
     "Recorded train and valid losses of one epoch from seed 0, with callbacks `cbs` (and `to_fp16()`), and the warnings"
     set_seed(0)
-    learn = head_learner(dots_dls(IMGS, PTS, head), head)
+    learn = head_learner(head_dls(IMGS, PTS, head), head)
     if fp16: learn.to_fp16()
     with warnings.catch_warnings(record=True) as caught, learn.no_bar(), learn.no_logging():
         warnings.simplefilter('always')
@@ -82,4 +82,4 @@ def test_training_in_bf16_matches_float32_and_to_fp16_is_float32_on_cpu(head):
 def test_low_precision_gaussian_heatmaps_decode_to_a_fraction_of_a_cell(dtype, tol, sigma):
     pts = torch.rand(4, 68, 2, generator=torch.Generator().manual_seed(0))*2 - 1
     hm = gaussian_heatmaps(pts, 64, sigma).to(dtype)
-    assert (heatmap2subpixel(hm) - scaled_to_cells(pts, 64)).abs().max() <= tol
+    assert (decode_subpixel(hm) - scaled_to_cells(pts, 64)).abs().max() <= tol

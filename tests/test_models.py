@@ -3,8 +3,9 @@ import pickle
 import numpy as np, torch, pytest
 from fastai.vision.all import *
 from fastlandmarks.models import *
+from fastlandmarks.learner import landmark_learner, hrnet_learner
 from fastlandmarks.losses import *
-from fastlandmarks.heatmaps import soft_argmax_2d
+from fastlandmarks.heatmaps import decode_soft_argmax
 from fastlandmarks.transforms import RandomBinaryHeatmapTransform
 from fastlandmarks.metrics import nmae_argmax, nmae_topk, NME
 from fastlandmarks.test_utils import dots_dls, make_dots
@@ -51,7 +52,7 @@ def test_head_output_shapes(head, shape):
 def test_integral_head_outputs_soft_argmax_and_pickles_without_logits():
     head = IntegralHead(64, K, n_deconv=1, channels=16)
     pts = head(torch.randn(2, 64, 4, 4))
-    torch.testing.assert_close(pts, soft_argmax_2d(head.logits, scale=True))
+    torch.testing.assert_close(pts, decode_soft_argmax(head.logits, scale=True))
     assert pickle.loads(pickle.dumps(head)).logits is None
 
 
@@ -61,6 +62,7 @@ HEADS = [  # head, DataLoaders fixture, head_kwargs
     ('integral', 'point_dls', dict(n_deconv=3, channels=32)),
     ('regression', 'point_dls', {}),
     ('query', 'point_dls', dict(dim=32)),
+    ('simcc', 'point_dls', dict(hidden=64)),
 ]
 
 @pytest.mark.parametrize('head,dls_name,head_kwargs', HEADS)

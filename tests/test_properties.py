@@ -79,7 +79,7 @@ def test_gaussian_round_trip_to_a_millionth_of_a_cell(seed, case):
     assert hm.shape == (b, k, *size)
     assert torch.equal(empty_channels(hm), ~keep)
     assert (hm[keep].flatten(-2).amax(-1) > math.exp(-1/(4*sigma**2)) - 1e-6).all()  # the peak cell is within half a cell
-    err = (heatmap2subpixel(hm) - scaled_to_cells(pts, size)).abs()[keep]
+    err = (decode_subpixel(hm) - scaled_to_cells(pts, size)).abs()[keep]
     assert err.numel()==0 or err.max() <= tol(sigma), f"max error {err.max():.2e} cells (sigma {sigma:.2f})"
     dec = decode_points(hm, is_target=True)
     assert torch.equal(dec.isnan().any(-1), ~keep)
@@ -91,7 +91,7 @@ def test_narrow_gaussians_decode_at_the_edges(sigma):
     size = 16
     edge = torch.linspace(0.9, 1., 41)
     pts = torch.stack([torch.cat([edge, -edge]), torch.zeros(82)], -1)[None]
-    err = (heatmap2subpixel(gaussian_heatmaps(pts, size, sigma)) - scaled_to_cells(pts, size)).abs().max()
+    err = (decode_subpixel(gaussian_heatmaps(pts, size, sigma)) - scaled_to_cells(pts, size)).abs().max()
     assert err <= tol(sigma), f"max error {err:.2e} cells"
 
 @settings(max_examples=30, deadline=None)
@@ -108,9 +108,9 @@ def test_soft_argmax_of_log_gaussians_away_from_the_edges(seed, case):
     pts = cells_to_scaled(cells, size)
     logits = -((torch.arange(size[1]) - cells[...,0,None])**2)[...,None,:]/(2*sigma**2) \
              - ((torch.arange(size[0]) - cells[...,1,None])**2)[...,:,None]/(2*sigma**2)
-    err = (soft_argmax_2d(logits) - cells).abs()[inner]
+    err = (decode_soft_argmax(logits) - cells).abs()[inner]
     assert err.max() <= 1e-3
-    torch.testing.assert_close(soft_argmax_2d(logits, scale=True)[inner], pts[inner], atol=1e-3, rtol=0)
+    torch.testing.assert_close(decode_soft_argmax(logits, scale=True)[inner], pts[inner], atol=1e-3, rtol=0)
 
 
 # ---------------------------------------------------------------- randomised-rounding binary targets
@@ -126,7 +126,7 @@ def test_binary_targets_are_one_hot_next_to_the_point(seed, size, b, k):
     assert hm.shape == (b, k, h, w) and ((hm==0) | (hm==1)).all()
     assert torch.equal(hm.flatten(-2).sum(-1), keep.float())
     assert torch.equal(empty_channels(hm), ~keep)
-    hot = heatmap2argmax(hm)[keep]
+    hot = decode_argmax(hm)[keep]
     c = scaled_to_cells(pts, size)[keep]
     lo = torch.stack([c[:,0].floor().clamp(0, w-1), c[:,1].floor().clamp(0, h-1)], -1)
     hi = torch.stack([c[:,0].ceil().clamp(0, w-1), c[:,1].ceil().clamp(0, h-1)], -1)
@@ -141,7 +141,7 @@ def test_binary_targets_are_unbiased_inside_the_grid(seed, size, k):
     draws = random_binary_heatmaps(pts.expand(3000, k, 2), size, generator=torch.Generator().manual_seed(seed))
     c = scaled_to_cells(pts[0], size)
     inner = ((c >= 0) & (c <= torch.tensor([w-1., h-1.]))).all(-1)
-    mean = heatmap2argmax(draws).mean(0)
+    mean = decode_argmax(draws).mean(0)
     assert ((mean - c).abs()[inner] <= 0.05).all()
 
 def test_binary_targets_draw_each_corner_with_its_bilinear_probability():

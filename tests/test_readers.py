@@ -8,6 +8,7 @@ from PIL import Image
 from fastai.vision.all import DataBlock, ImageBlock, PointBlock, PILImage, Resize, TensorPoint, get_image_files
 from fastlandmarks.core import index_to_pixels, pixels_to_index, scaled_to_pixels
 from fastlandmarks.readers import *
+from fastlandmarks.boxes import *
 from fastlandmarks.data import LandmarkBlock
 
 FIX = Path(__file__).parent/'fixtures'

@@ -1,4 +1,4 @@
-"The README's figures on real faces are those the benchmark wrote (`benchmarks/real/*.json`), not typed by hand."
+"The README's figures (real faces, speed, synthetic faces) are those the benchmarks wrote (`benchmarks/real/`, `benchmarks/_out/`), not typed by hand."
 import json, statistics, sys
 from pathlib import Path
 import pytest
@@ -47,3 +47,99 @@ def test_readme_quotes_the_benchmark():
     readme = (ROOT/'README.md').read_text()
     missing = {k:v for k,v in real_figures().items() if v not in readme}
     assert not missing, f"README.md does not quote these benchmark figures (benchmarks/real/): {missing}"
+
+
+OUT = ROOT/'benchmarks'/'_out'
+
+def _json(path:Path)->dict: return json.loads(path.read_text())
+
+def _flat(text:str)->str: return ' '.join(text.split())  # prose wraps lines anywhere
+
+
+def speed_figures()->dict:
+    "The README's speed phrases, formatted from the CPU benchmark's JSON (`benchmarks/_out/`)"
+    enc = _json(OUT/'encoding_cpu.json')
+    by = {(r['size'], r['method']):r for r in enc['encoding']}
+    sizes = sorted({r['size'] for r in enc['encoding']})
+    span = lambda m: f"{min(by[s,m]['x_floor'] for s in sizes):.2f}–{max(by[s,m]['x_floor'] for s in sizes):.2f}×"
+    loop = max(r['seconds']/by[r['size'],'`gaussian_heatmaps`']['seconds'] for r in enc['encoding'] if 'loop' in r['method'])
+    loss = {(r['pred_size'], r['method']):r for r in enc['loss']}
+    fast, base = loss[64, '`gaussian_heatmap_loss_from_points`'], loss[64, 'encode + `gaussian_heatmap_loss`']
+    dec = _json(OUT/'decoding_cpu.json')
+    worst = max(r['max'] for r in dec['errors'] if r['noise']==0 and r['decoder']=='`decode_subpixel` (default)')
+    return {'gaussian': f"Gaussian targets in {span('`gaussian_heatmaps`')}",
+            'binary': f"randomised rounding in {span('`random_binary_heatmaps`')}",
+            'loop': f"up to {loop:.1f}× slower",
+            'loss': f"{1/fast['forward_ratio']:.1f}× faster forward, {1/fast['step_ratio']:.1f}× faster training step, "
+                    f"{base['peak_bytes']/fast['peak_bytes']:.1f}× less memory at 64×64",
+            'decoder': f"to {worst:.1e} of a".replace('e-0', 'e-')}
+
+
+def synthetic_figures()->dict:
+    "The README's accuracy phrases on synthetic faces, formatted from the CPU benchmark's JSON"
+    d = _json(OUT/'accuracy_cpu.json')
+    by = {}
+    for r in d['runs']: by.setdefault(r['setup'], []).append(r)
+    def gains(a, b): return [y['nme']-x['nme'] for x,y in zip(by[a], by[b])]  # how much more accurate `a` is than `b`, seed by seed
+    gain = lambda a, b='regression': f"{statistics.mean(gains(a, b)):.1f}"
+    flips = gains('regression', 'regression, stock `PointBlock`')
+    tta = statistics.mean(r['nme']-r['nme_tta'] for r in d['runs'] if r['nme_tta'] is not None)
+    return {'heatmaps': f"Gaussian heatmaps by {gain('Gaussian heatmaps')} NME points "
+                        f"({gain('Gaussian heatmaps', 'Gaussian heatmaps, plain MSE (`fg_weight=0`)')} of them from the foreground weighting), "
+                        f"randomised rounding by {gain('randomised rounding')}, the integral head by {gain('integral (soft-argmax)')} "
+                        f"(regression: {statistics.mean(r['nme'] for r in by['regression']):.1f}% NME)",
+            'flips': f"by {statistics.mean(flips):.1f} ± {statistics.stdev(flips):.1f} NME points, and flip TTA gains a further {tta:.1f}"}
+
+
+def test_readme_quotes_the_speed_and_synthetic_benchmarks():
+    readme = _flat((ROOT/'README.md').read_text())
+    missing = {k:v for k,v in {**speed_figures(), **synthetic_figures()}.items() if v not in readme}
+    assert not missing, f"README.md does not quote these benchmark figures (benchmarks/_out/): {missing}"
+
+
+def test_readme_claims_hold_in_the_benchmarks():
+    "What the README says without a figure: heatmaps beat regression on every seed, the pipeline's share of a step"
+    d = _json(OUT/'accuracy_cpu.json')
+    reg = [r['nme'] for r in d['runs'] if r['setup']=='regression']
+    heatmaps = {r['setup'] for r in d['runs']} - {'regression', 'regression, stock `PointBlock`'}
+    assert all(r['nme']<b for s in heatmaps for r,b in zip([r for r in d['runs'] if r['setup']==s], reg))
+    assert 'every heatmap head beats coordinate regression on every seed' in _flat((ROOT/'README.md').read_text())
+    pipe = _json(OUT/'pipeline_cpu.json')['pipeline']
+    assert max(r['tfms']/r['total'] for r in pipe) < 0.05, 'README: "augmentation and targets take under 5% of a CPU training step"'
+
+
+DETECT = ROOT/'benchmarks'/'detect'/'detect_cpu.json'
+
+def _markdown(nb:str)->str:
+    "The prose of a notebook, its lines joined"
+    return _flat(' '.join(''.join(c['source']) for c in _json(ROOT/'nbs'/nb)['cells'] if c['cell_type']=='markdown'))
+
+
+def detect_figures()->dict:
+    "The phrases of `nbs/07a_detect.ipynb` on HELEN-29's faces, formatted from `benchmarks/detect/detect_cpu.json`"
+    d = _json(DETECT)['detectors']
+    hog,haar = d['hog'],d['haar']
+    dx,dy,sx,sy = hog['calibration']
+    hx,hy,hsx,hsy = haar['calibration']
+    n = hog['dlib_nme']
+    return {'found': f"({hog['found']:.0f}% against {haar['found']:.0f}%)",
+            'hog calibration': f"the landmarks' box is {sx:.2f} × as wide and {sy:.2f} × as tall as dlib's box, and its centre "
+                               f"lies {dy:.2f} of the box's height lower (and {-dx:.2f} of its width to the left)",
+            'iou': f"from {hog['iou_raw']:.2f} to {hog['iou_calibrated']:.2f}, and that of the training crop (grown by 25% and squared) "
+                   f"with the crop of the annotation from {hog['crop_iou_raw']:.2f} to {hog['crop_iou_calibrated']:.2f}",
+            'dlib nme': f"its NME is {n['raw']:.1f}% in dlib's raw boxes, {n['calibrated']:.1f}% in the calibrated ones and "
+                        f"{n['annotation']:.1f}% in the annotation's",
+            'haar calibration': f"the landmarks' box is {hsx:.2f} × as wide and {hsy:.2f} × as tall as the Haar box, its centre "
+                                f"{hy:.2f} of the box's height lower"}
+
+
+@pytest.mark.skipif(not DETECT.exists(), reason='no committed face-detection result')
+def test_detect_notebook_quotes_the_benchmark():
+    "07a_detect's figures, and the calibrations the package ships, are those `benchmarks/bench_detect.py` measured"
+    from fastlandmarks.detect import HOG_CALIBRATION, HAAR_CALIBRATION
+    prose = _markdown('07a_detect.ipynb')
+    missing = {k:v for k,v in detect_figures().items() if v not in prose}
+    assert not missing, f"nbs/07a_detect.ipynb does not quote these benchmark figures (benchmarks/detect/): {missing}"
+    d = _json(DETECT)['detectors']
+    assert 3*d['hog']['ms_per_photo'] < d['haar']['ms_per_photo'], '07a_detect: "in under a third of its time"'
+    assert tuple(d['hog']['calibration']) == HOG_CALIBRATION and tuple(d['haar']['calibration']) == HAAR_CALIBRATION

@@ -10,8 +10,8 @@ from contextlib import contextmanager, nullcontext
 from copy import deepcopy
 import pytest, torch
 from fastai.vision.all import *
-import fastlandmarks.cli as cli
-from fastlandmarks.cli import EpochCheckpoint, epochs_done, train_landmarks
+import fastlandmarks.training as training
+from fastlandmarks.training import EpochCheckpoint, epochs_done, train_landmarks
 from fastlandmarks.layouts import LandmarkLayout
 from fastlandmarks.models import timm_encoder
 from reliability_utils import *
@@ -34,7 +34,7 @@ def _same_state(a, b)->bool:
 @pytest.mark.parametrize('head', HEADS)
 def test_save_model_checkpoint_loads_and_training_continues(head, tmp_path):
     "A `SaveModelCallback` checkpoint (with its optimizer) loads into a fresh learner, which predicts alike and trains on"
-    dls = dots_dls(IMGS, PTS, head)
+    dls = head_dls(IMGS, PTS, head)
     learn = head_learner(dls, head, path=tmp_path)
     with learn.no_bar(), learn.no_logging():
         learn.fit(1, 1e-3, cbs=SaveModelCallback(fname='ckpt', every_epoch=True, with_opt=True))
@@ -77,18 +77,18 @@ class Spy(Callback):
 
 def _train(out, monkeypatch, resume=False, stop=None, pretrained=False, epochs=EPOCHS):
     "`train_landmarks` on the dots into `out`, with a `Spy` (and the `Interrupt` callback `stop`); the learner, or the exception"
-    make = cli.landmark_model
+    make = training.landmark_learner
     def spied(*args, **kwargs):
         learn = make(*args, **kwargs)
         return learn.add_cbs([Spy()] + ([stop] if stop else []))
-    monkeypatch.setattr(cli, 'landmark_model', spied)
+    monkeypatch.setattr(training, 'landmark_learner', spied)
     set_seed(0)
     arch = timm_encoder(BODY, pretrained=False) if pretrained else BODY  # a body module: "pretrained" without downloading
-    dls = dots_dls(IMGS, PTS, 'regression')
+    dls = head_dls(IMGS, PTS, 'regression')
     try:
-        with no_progress(): return train_landmarks(dls, out, arch, 'regression', LAYOUT, epochs=epochs, lr=1e-3,
+        with no_progress(): return train_landmarks(dls, out, arch, 'regression', layout=LAYOUT, epochs=epochs, lr=1e-3,
                                                    pretrained=pretrained, patience=10, resume=resume)
-    finally: monkeypatch.setattr(cli, 'landmark_model', make)
+    finally: monkeypatch.setattr(training, 'landmark_learner', make)
 
 @contextmanager
 def no_progress():

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, pytest
 from PIL import Image
 from fastai.vision.all import Learner, MSELossFlat, imagenet_stats
-from fastlandmarks.cli import landmark_dataloaders, main
+from fastlandmarks.cli import main
+from fastlandmarks.datasets import landmark_dataloaders
 from fastlandmarks.layouts import LandmarkLayout
 from fastlandmarks.readers import write_pts
 from fastlandmarks.test_utils import ASTRONAUT_POINTS, DotFinder, astronaut, make_dots, paint_dots

@@ -2,6 +2,7 @@
 import numpy as np, torch, pytest
 from fastai.vision.all import *
 from fastlandmarks.all import *
+from fastlandmarks.test_utils import *
 
 
 def _dots_dls(n=32, size=64, k=4, heatmap_size=16, tfms=()):
