@@ -1,19 +1,19 @@
 """Assemble benchmarks/REPORT.md from the result sections the benchmarks wrote, headline figures first: `_out/` (the CPU
-run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/`, `detect/` and `latency/` (real
-faces and dlib, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
+run of `make bench`, not committed), `long/` (longer CPU runs than `make bench` affords, committed), `real/`, `detect/`, `latency/` and `video/` (real
+faces, dlib and clips made from the photos, committed, since their photos are not in the repository) and `cuda/` (GPU runs, committed).
 
     python benchmarks/report.py
 """
 import json
 from _common import HERE
 
-ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'confidence', 'detect', 'latency', 'gpu_throughput')
+ORDER = ('encoding', 'decoding', 'pipeline', 'accuracy', 'real', 'confidence', 'detect', 'latency', 'video', 'gpu_throughput')
 
 
 def sections()->list:
     "Paths of the result sections, CPU first, in benchmark order"
     def key(p): return ORDER.index(p.stem.rsplit('_', 1)[0]) if p.stem.rsplit('_', 1)[0] in ORDER else len(ORDER)
-    return [p for d in ('_out', 'long', 'real', 'detect', 'latency', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
+    return [p for d in ('_out', 'long', 'real', 'detect', 'latency', 'video', 'cuda') for p in sorted((HERE/d).glob('*.md'), key=key)]
 
 
 def headlines(path)->list:
@@ -79,6 +79,13 @@ def headlines(path)->list:
         found = '; '.join(f"`{n}` {r['found']:.1f}% in {r['ms_per_photo']:.0f} ms a photo" for n,r in d['detectors'].items())
         return [f"Face detection on HELEN-29 ({on}), the share of the annotated faces found (a calibrated box with IoU ≥ "
                 f"{d['min_iou']} with the landmarks' box; the bar is 95%): {found}."]
+    if 'one_euro' in d:
+        g,b = d['default']['gentle'],d['default']['brisk']
+        return [f"Video ({on}, clips with known motion made from held-out HELEN-29 photos): One-Euro smoothing with the defaults "
+                f"cuts the jitter {g['jitter_ratio']:.1f}× (bar: 3×) on a gentle motion while the error against the truth changes by "
+                f"{g['error_growth']:+.2f}% of the inter-ocular distance (bar: +1%); on a motion "
+                f"{d['speeds']['brisk']/d['speeds']['gentle']:.0f} times as fast, "
+                f"{b['jitter_ratio']:.1f}× and {b['error_growth']:+.2f}%."]
     if 'latency' in d:
         ok = [r for r in d['latency'] if 'error' not in r]
         if not d['dlib_ms']: return [f"Latency ({on}): dlib was not measured ({d['dlib_missing']})."]

@@ -14,6 +14,8 @@ from .metrics import *
 from .detect import *
 from .models import *
 from .inference import *
+from .draw import *
+from .video import *
 from .datasets import *
 from .learner import *
 from .tta import *

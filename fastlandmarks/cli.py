@@ -16,13 +16,15 @@ from .data import *
 from .readers import *
 from .metrics import *
 from .inference import *
+from .draw import *
+from .video import *
 from .models import *
 from .datasets import *
 from .training import *
 from .interpret import *
 
 # %% auto #0
-__all__ = ['COMMANDS', 'draw_landmarks', 'draw_faces', 'write_predictions', 'cli_train', 'cli_predict', 'cli_eval', 'main']
+__all__ = ['COMMANDS', 'cli_train', 'cli_predict', 'cli_eval', 'main']
 
 # %% ../nbs/13_cli.ipynb #d686c55d
 _NORM_WORDS = dict(iod='inter-ocular', bbox="normalised by the landmarks' box")
@@ -31,47 +33,7 @@ def _skipped(metrics:dict)->str:
     "How many images had no normaliser and were left out, in words (nothing when none was)"
     return f" ({metrics['n_skipped']} without a normaliser left out)" if metrics.get('n_skipped') else ''
 
-# %% ../nbs/13_cli.ipynb #49bf1d38
-def draw_landmarks(img, pts:Tensor)->np.ndarray:
-    "An RGB copy of `img` with `pts` drawn as dots coloured by landmark index"
-    a = np.array(PILImage.create(img).convert('RGB')).copy()
-    r = max(1, round(min(a.shape[:2])/150))
-    cols = (plt.get_cmap('hsv')(np.linspace(0, 1, len(pts), endpoint=False))[:,:3]*255).astype(int)
-    for (x,y),c in zip(as_plain(pts).tolist(), cols.tolist()):
-        if not (math.isnan(x) or math.isnan(y)): cv2.circle(a, (round(x-0.5), round(y-0.5)), r, c, -1, cv2.LINE_AA)
-    return a
-
-# %% ../nbs/13_cli.ipynb #c13a0f01
-def draw_faces(img,         # An image path, a PIL image or an array
-               faces:list,  # Its `LandmarkFace`s
-              )->np.ndarray:
-    "An RGB copy of `img` with each face's box drawn and its landmarks as dots coloured by landmark index"
-    a = np.array(PILImage.create(img).convert('RGB'))
-    for f in faces:
-        a = draw_landmarks(a, f.points)
-        x0,y0,x1,y1 = (round(float(v)) for v in f.box)
-        cv2.rectangle(a, (x0, y0), (x1-1, y1-1), (0, 255, 0), max(1, round(min(a.shape[:2])/300)))
-    return a
-
-# %% ../nbs/13_cli.ipynb #260cb6fb
-def write_predictions(images,      # The image files
-                      faces:list,  # For each image, its `LandmarkFace`s (`predict_faces`)
-                      out,         # The output folder
-                     )->dict:      # What `landmarks.json` holds: for each image, a list of faces, each a dict of `box`, `score`, `points` and `confidence`
-    "Write `landmarks.json`, `landmarks.csv` (a row per face) and the images with their faces drawn into `out`"
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    res = {str(f): [dict(box=o.box.tolist(), score=o.score, points=o.points.tolist(), confidence=o.confidence.tolist()) for o in fs]
-           for f,fs in zip(images, faces)}
-    (out/'landmarks.json').write_text(json.dumps(res))
-    n = first((len(o.points) for fs in faces for o in fs), 0)
-    rows = [[str(f), j, o.score, *o.box.tolist(), *o.points.flatten().tolist(), *o.confidence.tolist()]
-            for f,fs in zip(images, faces) for j,o in enumerate(fs)]
-    header = ['image', 'face', 'score', 'box_x0', 'box_y0', 'box_x1', 'box_y1'] + [f'{c}{i}' for i in range(n) for c in 'xy'] + [f'confidence{i}' for i in range(n)]
-    pd.DataFrame(rows, columns=header).to_csv(out/'landmarks.csv', index=False, float_format='%.3f')
-    for f,fs in zip(images, faces): Image.fromarray(draw_faces(f, fs)).save(out/f'{Path(f).stem}_landmarks.png')
-    return res
-
-# %% ../nbs/13_cli.ipynb #8f28ccda
+# %% ../nbs/13_cli.ipynb #b1a7983c
 def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic faces), or a dataset folder or annotation file
           format:str='pts',      # Annotation format: pts|lapa|wflw|coco|asf|csv|dlib
           layout:str='ibug68',   # Landmark layout: ibug68|wflw98|lapa106|coco17|helen29|dogflw46, a .json file from `LandmarkLayout.save`, or infer (the flip map estimated from the training annotations)
@@ -104,20 +66,32 @@ def cli_train(data:str='synthetic',  # 'synthetic' (the package's synthetic face
 
 # %% ../nbs/13_cli.ipynb #69c8bc8f
 def cli_predict(model:str,          # An exported model (`model.pkl` from `fastlandmarks train`)
-            *images:str,        # Image files or folders of images
+            *images:str,        # Image files, folders of images, or videos (.mp4 .avi .mov .mkv .webm)
             box:Annotated[float, dict(nargs=4)]=None, # A face box `x0 y0 x1 y1` in image pixels, for every image; by default every face found (whole images for a model trained on them)
             detector:str=None,  # Face detector without --box: hog (dlib's, the default)|haar (OpenCV 4's)|a YuNet .onnx file
             tta:bool_arg=False, # Flip test-time augmentation
+            min_cutoff:float=ONE_EURO['min_cutoff'], # Videos: the One-Euro filter's cutoff at rest, in Hz (lower smooths still landmarks more)
+            beta:float=ONE_EURO['beta'], # Videos: the One-Euro filter's rise of the cutoff with the speed (higher lags less behind motion)
             out:str='fastlandmarks_predictions', # Output folder
            ):
-    "Predict the landmarks of every face of new images, in their own pixels, as JSON, CSV and drawn images"
+    "Predict the landmarks of every face of new images and videos, in their own pixels: JSON, CSV and drawn images; for each video a CSV and the annotated video"
     learn = load_learner(model)
     files = L(images).map(lambda f: get_image_files(f) if Path(f).is_dir() else [Path(f)]).concat()
-    if not files: raise ValueError("fastlandmarks predict needs at least one image")
-    boxes = None if box is None else [box]*len(files)
-    res = write_predictions(files, predict_faces(learn, files, boxes, detector, tta), out)
-    print(f"landmarks of {sum(map(len, res.values()))} faces in {len(res)} images written to {out}")
+    if not files: raise ValueError("fastlandmarks predict needs at least one image or video")
+    videos,photos = files.filter(is_video),files.filter(lambda f: not is_video(f))
+    if box is not None and videos: raise ValueError(f"--box is for images, and {videos[0]} is a video: its faces are detected, then followed")
+    res = {}
+    if photos:
+        res = write_predictions(photos, predict_faces(learn, photos, None if box is None else [box]*len(photos), detector, tta), out)
+        print(f"landmarks of {sum(map(len, res.values()))} faces in {len(res)} images written to {out}")
+    for v in videos:
+        frames = predict_video(learn, v, out, detector, min_cutoff, beta, tta=tta)
+        print(f"landmarks of {len({f.face for fs in frames for f in fs})} faces over {len(frames)} frames of {v} written to "
+              f"{Path(out)/(v.stem+'_landmarks.csv')} and {Path(out)/(v.stem+'_landmarks.mp4')}")
     return res
+
+
+
 
 # %% ../nbs/13_cli.ipynb #571670a9
 def cli_eval(model:str,           # An exported model (`model.pkl` from `fastlandmarks train`)

@@ -13,7 +13,7 @@ from .losses import *
 
 # %% auto #0
 __all__ = ['ASTRONAUT_POINTS', 'dot_colours', 'draw_discs', 'make_dots', 'dot_centres', 'dots_dblock', 'dots_dls', 'dots_learner',
-           'DotFinder', 'symmetric_shapes', 'astronaut']
+           'DotFinder', 'symmetric_shapes', 'astronaut', 'paint_dots']
 
 # %% ../nbs/97_test_utils.ipynb #3a7d36a7
 def dot_colours(k:int)->np.ndarray:
@@ -96,11 +96,16 @@ class DotFinder(Module):
                  k:int,             # The number of dots (landmarks)
                  heatmap_size=None, # Output Gaussian heatmaps of this size instead of coordinates
                  sigma=1.,          # The heatmaps' standard deviation, in heatmap cells
+                 stats=None,        # `(mean, std)` of a `Normalize` the images went through (e.g. `imagenet_stats`), undone before looking
                 ):
         self.k,self.heatmap_size,self.sigma = k,heatmap_size,sigma
+        self.stats = None if stats is None else tuple(torch.tensor(s).reshape(1, -1, 1, 1) for s in stats)
         self.unused = nn.Parameter(torch.zeros(1))  # a parameter, so that fastai finds a device and an optimiser
     def forward(self, x:Tensor)->Tensor:
-        c = dot_centres(as_plain(x), self.k)[0]
+        x = as_plain(x)
+        if self.stats is not None: x = x*self.stats[1].to(x) + self.stats[0].to(x)
+        c = dot_centres(x, self.k)[0]
+
         return c.flatten(1) if self.heatmap_size is None else gaussian_heatmaps(c, self.heatmap_size, self.sigma)
 
 # %% ../nbs/97_test_utils.ipynb #f16e3e0b
@@ -138,3 +143,12 @@ def astronaut()->np.ndarray:
     try: import skimage
     except ImportError: raise ImportError("astronaut() needs scikit-image, in the dev extra: pip install -e '.[dev]'") from None
     return np.asarray(Image.open(Path(skimage.__file__).parent/'data'/'astronaut.png').convert('RGB'))
+
+# %% ../nbs/97_test_utils.ipynb #4afe7d0b
+def paint_dots(img:np.ndarray, # An RGB `uint8` image `(H, W, 3)`
+               pts,            # Disc centres `(K, 2)` in continuous pixels
+               radius=3.,      # Disc radius in pixels
+              )->np.ndarray:   # A copy of `img` with disc `i` in colour `dot_colours(K)[i]`
+    "Paint `K` coloured discs on a copy of `img`, centred on `pts`, for `DotFinder` to find"
+    p = np.asarray(as_plain(torch.as_tensor(pts)).float())
+    return draw_discs(np.array(img, dtype=np.uint8)[None], p[None], dot_colours(len(p)), radius)[0]

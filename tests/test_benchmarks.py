@@ -43,6 +43,13 @@ def test_real_benchmarks_say_what_to_do_without_the_photos(name, tmp_path):
     assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
 
 
+def test_video_says_what_to_do_without_the_photos(tmp_path):
+    "Without HELEN-29 the video benchmark says how to point it at the photos and writes nothing"
+    out = tmp_path/'video.md'
+    res = run_script('bench_video.py', '--data', str(tmp_path/'nowhere'), '--out', str(out))
+    assert '--data PATH' in res.stdout and 'FASTLANDMARKS_REAL_DATA' in res.stdout and not out.exists()
+
+
 def _faces(folder:Path, names):
     "Empty stand-ins for face images named `SOURCE_N.jpg`"
     for n in names: (folder/f'{n}.jpg').touch()
