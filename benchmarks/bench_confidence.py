@@ -22,7 +22,7 @@ from fastlandmarks.boxes import points_box
 
 # One setup per head, both heatmap scorings among them: randomised-rounding logits (their mass near the peak) and
 # Gaussian maps (the fitted peak's height)
-DEFAULT_SETUPS = ('hrnet-binary', 'unet-binary', 'deconv-gaussian', 'integral', 'regression', 'query')
+DEFAULT_SETUPS = ('hrnet-binary', 'unet-binary', 'deconv-gaussian', 'integral', 'regression', 'query', 'simcc')
 THRESHOLD = 0.1
 
 

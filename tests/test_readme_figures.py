@@ -161,3 +161,14 @@ def test_readme_quotes_detection_and_confidence():
     readme = _flat((ROOT/'README.md').read_text())
     missing = {k:v for k,v in faces_figures().items() if v not in readme}
     assert not missing, f"README.md does not quote these benchmark figures (benchmarks/detect/, benchmarks/real/): {missing}"
+
+
+VIDEO = ROOT/'benchmarks'/'video'/'video_cpu.json'
+
+@pytest.mark.skipif(not VIDEO.exists(), reason='no committed video result')
+def test_readme_quotes_the_video_benchmark():
+    d = _json(VIDEO)['default']
+    said = {m: f"{d[m]['jitter_ratio']:.2f}× less" for m in d} | {f'{m} growth': f"{d[m]['error_growth']:.2f}%" for m in d}
+    readme = _flat((ROOT/'README.md').read_text())
+    missing = {k:v for k,v in said.items() if v not in readme}
+    assert not missing, f"README.md does not quote these figures of benchmarks/video/: {missing}"
