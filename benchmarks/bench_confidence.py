@@ -14,7 +14,7 @@ import os, statistics, sys
 import torch
 from _common import HERE, bench_args, run_seeds, spread, table, write_result
 from _real import face_files, face_points, find_real_data, split_by_photo, ENV_VAR
-from bench_real import SETUPS, kept_runs, train_setup
+from bench_real import SETUPS, kept_runs, train_setup, training_options
 from fastlandmarks.inference import predict_faces
 from fastlandmarks.metrics import confidence_quality, point_errors
 from fastlandmarks.models import landmark_heads
@@ -67,14 +67,7 @@ deviation over {args.seeds} seed(s) (min–max).
 
 
 def main():
-    args = bench_args('confidence', __doc__.splitlines()[0], data=(str, None, 'the HELEN-29 folder'),
-                      seeds=(int, 1, 'training seeds per setup'), epochs=(int, 20, 'epochs per training'),
-                      size=(int, 96, 'input side in pixels'), heatmap_size=(int, 24, 'heatmap side in cells'),
-                      sigma=(float, 1.5, 'Gaussian sigma in heatmap cells'), bs=(int, 16, 'batch size'),
-                      jobs=(int, None, 'training processes at once: 2 on the CPU, 1 on a GPU'),
-                      arch=(str, 'hrnet_w18_small', "the body: one of timm's HRNets"), lr=(float, 2e-3, 'peak learning rate'),
-                      setups=(str, ','.join(DEFAULT_SETUPS), f"comma-separated setups of bench_real.py, among {','.join(SETUPS)}"),
-                      keep=(int, 0, "1: keep the other setups' runs from the result already in --out (same settings), retrain only --setups"))
+    args = bench_args('confidence', __doc__.splitlines()[0], **training_options(1, DEFAULT_SETUPS))
     found = find_real_data(args.data)
     if found is None:
         print(f'no real faces: pass --data PATH (a folder of HELEN-29 .jpg + .pts) or set {ENV_VAR}; nothing written'); return

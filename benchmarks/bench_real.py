@@ -222,15 +222,20 @@ def kept_runs(args, keys)->list:
     return [r for r in old['runs'] if r['setup'] not in keys]
 
 
+def training_options(seeds:int, setups)->dict:
+    "The command-line options of a benchmark that trains `bench_real.py`'s setups: data, budget, body, and which setups"
+    return dict(data=(str, None, f'the HELEN-29 folder (default: ${ENV_VAR}, else ../shared/data/helen29)'),
+                seeds=(int, seeds, 'training seeds per setup'), epochs=(int, 20, 'epochs per training'),
+                size=(int, 96, 'input side in pixels'), heatmap_size=(int, 24, 'heatmap side in cells'),
+                sigma=(float, 1.5, 'Gaussian sigma in heatmap cells'), bs=(int, 16, 'batch size'),
+                jobs=(int, None, 'training processes at once: 2 on the CPU, 1 on a GPU'),
+                arch=(str, 'hrnet_w18_small', "the body: one of timm's HRNets"), lr=(float, 2e-3, 'peak learning rate'),
+                setups=(str, ','.join(setups), f"comma-separated setups to train, among {','.join(SETUPS)}"),
+                keep=(int, 0, "1: keep the other setups' runs from the result already in --out (same settings), retrain only --setups"))
+
+
 def main():
-    args = bench_args('real', __doc__, data=(str, None, f'the HELEN-29 folder (default: ${ENV_VAR}, else ../shared/data/helen29)'),
-                      seeds=(int, 3, 'training seeds per setup'), epochs=(int, 20, 'epochs per training'),
-                      size=(int, 96, 'input side in pixels'), heatmap_size=(int, 24, 'heatmap side in cells'),
-                      sigma=(float, 1.5, 'Gaussian sigma in heatmap cells'), bs=(int, 16, 'batch size'),
-                      jobs=(int, None, 'training processes at once: 2 on the CPU, 1 on a GPU'),
-                      arch=(str, 'hrnet_w18_small', "the body: one of timm's HRNets"), lr=(float, 2e-3, 'peak learning rate'),
-                      setups=(str, ','.join(SETUPS), f"comma-separated setups to train, among {','.join(SETUPS)}"),
-                      keep=(int, 0, "1: keep the other setups' runs from the result already in --out (same settings), retrain only --setups"))
+    args = bench_args('real', __doc__, **training_options(3, SETUPS))
     found = find_real_data(args.data)
     if found is None:
         print(f'no real faces: pass --data PATH (a folder of HELEN-29 .jpg + .pts) or set {ENV_VAR}; nothing written'); return

@@ -4,8 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #cbc8e4ae
 from __future__ import annotations
-import json, sys, time
-import cv2
+import json, sys
 from fastai.vision.all import *
 from fastcore.script import anno_parser, bool_arg
 from typing import Annotated
