@@ -59,7 +59,7 @@ docs-check: install
 	tools/screens.sh docs core.html
 
 # Benchmarks: the CPU set, then benchmarks/REPORT.md (7.5 min on 2 cores at a load average of 1.5), then the real faces
-# when HELEN-29 is there ($$FASTLANDMARKS_REAL_DATA or ../shared/data/helen29; about 45 min more), with dlib beside them,
+# when HELEN-29 is there ($$FASTLANDMARKS_REAL_DATA or ../shared/data/helen29; about an hour more, the presets trained as they are), with dlib beside them,
 # how well each head's confidences rank its errors (about 30 min), the face detectors on them (2 min), then the latency of every head against dlib's shape predictor and its speed–accuracy
 # picture from the real-faces table (about 20 min of timing), and head × body trainings on HELEN-29 with their int8 check (about 40 min), and the smoothing of videos made from them
 # (15 clips of each of two motions).
@@ -73,7 +73,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_detect.py
 	$(BIN)/python benchmarks/bench_video.py
 	$(BIN)/python benchmarks/bench_speed_accuracy.py
-	$(BIN)/python benchmarks/bench_latency.py --accuracy benchmarks/real/real_cpu.json
+	$(BIN)/python benchmarks/bench_latency.py --accuracy benchmarks/real/real_cpu.json --int8-from benchmarks/latency/accuracy_cpu.json
 	$(BIN)/python benchmarks/report.py
 
 # Every benchmark, the GPU one included, at toy sizes: checks that they run (writes to benchmarks/_out/quick/, not the report).

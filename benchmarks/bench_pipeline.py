@@ -94,7 +94,7 @@ def main():
 The same body (resnet18, untrained), images of {size} px, {k} landmarks (dots), batch {bs}, fastai's default
 `aug_transforms()`, data loaded in the main process (`num_workers=0`); Gaussian heatmaps of {hm_size}×{hm_size} cells
 (σ = 1) for the U-Net (fastai's `DynamicUnet`), whose {size}×{size} output `gaussian_heatmap_loss` averages down to
-them; the regression head pools the body's features into a linear layer. Both from `landmark_learner` with their default
+them; the regression head shrinks the body's features to a small grid and maps it to points with a linear layer. Both from `landmark_learner` with their default
 losses (`gaussian_heatmap_loss`, `l1_coord_loss`).
 
 An epoch is a training pass over {n_train} images ({n_train//bs} batches; validation skipped: `--images` sets the size

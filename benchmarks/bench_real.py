@@ -5,11 +5,12 @@
 The photos are not in the repository: `--data`, else `$FASTLANDMARKS_REAL_DATA`, else `../shared/data/helen29` (see
 `_real.py`). Without them the benchmark says so and writes nothing.
 """
-import argparse, json, os, statistics, sys, time
+import argparse, json, os, statistics, sys, tempfile, time
 from fastai.vision.all import *
 from _common import HERE, bench_args, run_seeds, spread, write_result, table
 from _real import face_files, face_points, find_real_data, real_report, split_by_photo, ENV_VAR
-from fastlandmarks.models import RECIPE
+from fastlandmarks.models import RECIPE, landmark_presets
+from fastlandmarks.export import export_onnx
 from fastlandmarks.datasets import landmark_dataloaders
 from fastlandmarks.inference import predict_landmarks
 from fastlandmarks.losses import gaussian_heatmap_loss
@@ -35,7 +36,9 @@ SETUPS = {
     'unet-binary':     ('U-Net, randomised rounding', 'unet', 'binary', True, None),
     'stock':           ('regression, stock fastai `PointBlock`', 'regression', None, False, None),
     'recipe':          ('the default recipe (`RECIPE`: what `fastlandmarks train` does when told nothing)', RECIPE['head'], RECIPE['target'], True, None),
+    'fast':            ("the `fast` preset (`--preset fast`), and its int8 graph", landmark_presets['fast']['head'], landmark_presets['fast']['target'], True, None),
 }
+PRESETS = [k for k in SETUPS if k in landmark_presets]  # setups that train with a preset's own settings, not the benchmark's budget
 
 
 def body(args):
@@ -44,10 +47,10 @@ def body(args):
 
 
 def settings(args, key:str):
-    "The run's settings: the benchmark's, or for the default recipe `RECIPE`'s own (at the toy size and length of `--quick`)"
-    if key!='recipe': return args
+    "The run's settings: the benchmark's, or for a preset (`PRESETS`) its own (at the toy size and length of `--quick`)"
+    if key not in PRESETS: return args
     toy = {k:getattr(args, k) for k in ('size', 'heatmap_size', 'epochs')} if args.quick else {}
-    return argparse.Namespace(**{**vars(args), **RECIPE, **toy})
+    return argparse.Namespace(**{**vars(args), **landmark_presets[key], **toy})
 
 
 def real_dls(args, head:str, target, flip_aware:bool):
@@ -83,7 +86,14 @@ def run(args, key:str, seed:int)->dict:
     learn,seconds = train_setup(args, key, seed)
     test = split_by_photo(face_files(args.data))[1]
     return dict(setup=key, seed=seed, **photo_report(learn, test), train_s=seconds, epochs=settings(args, key).epochs,
-                **({} if SETUPS[key][2] is None else {'nme_at_output': output_resolution_nme(learn, test)}))
+                **({} if SETUPS[key][2] is None else {'nme_at_output': output_resolution_nme(learn, test)}),
+                **({'int8': int8_change(learn)} if key=='fast' else {}))
+
+
+def int8_change(learn)->dict:
+    "The NME of `learn`'s float32 and int8 ONNX graphs on its validation crops, and the change (`export_onnx(quantize='int8')`'s check)"
+    with tempfile.TemporaryDirectory() as d: export_onnx(learn, Path(d)/'int8.onnx', quantize='int8', on_exceed='warn')
+    return learn.int8_check
 
 
 def output_resolution_nme(learn, files)->float:
@@ -135,12 +145,12 @@ def mean_nme(runs)->float: return statistics.mean(r['nme'] for r in runs)
 
 def best_setup(by:dict)->str|None:
     "The fastlandmarks setup with the lowest mean NME over its seeds at the benchmark's equal budget"
-    return min((k for k in by if k not in ('stock', 'recipe')), key=lambda k: mean_nme(by[k]), default=None)
+    return min((k for k in by if k not in ('stock', *PRESETS)), key=lambda k: mean_nme(by[k]), default=None)
 
 
 def heatmap_setups(keys)->list:
-    "The setups among `keys` that train a heatmap head with its default loss (the ablation of the loss left out)"
-    return [k for k in keys if SETUPS[k][2] is not None and SETUPS[k][4] is None]
+    "The setups among `keys` that train a heatmap head with its default loss at the benchmark's budget (the ablation of the loss and the presets left out)"
+    return [k for k in keys if SETUPS[k][2] is not None and SETUPS[k][4] is None and k not in PRESETS]
 
 
 def seed_checks(by:dict)->list:
@@ -155,6 +165,11 @@ def seed_checks(by:dict)->list:
         if any(abs(r.get('nme_at_output', r['nme'])-r['nme'])>1e-6 for r in rs):
             lines.append(f"{SETUPS[k][0]}, its finer heatmaps decoded at their own resolution instead of the targets' "
                          f"(as before `at_target_size`): {spread([r['nme_at_output'] for r in rs])} NME, against {spread(nme[k])}")
+    if any('int8' in r for r in by.get('fast', [])):
+        ch = [r['int8']['change'] for r in by['fast']]
+        lines.append(f"the `fast` preset's int8 graph (`export_onnx(quantize='int8')`) against its float32 graph on the validation crops: "
+                     f"{spread(ch, '.3f')} NME points, against the export's threshold of +{by['fast'][0]['int8']['max_nme_change']:g} by default"
+                     f" (`max_nme_change`); NME of the int8 graph {spread([r['nme']+c for r,c in zip(by['fast'], ch)])} on the held-out photos")
     best = best_setup(by)
     if best and 'stock' in nme:
         ratios = [a/b for a,b in zip(nme[best], nme['stock'])]
@@ -185,8 +200,8 @@ def report_body(args, keys, results, base, peer)->str:
         f"\n\nAgainst dlib: the best setup, {SETUPS[best][0]}, reaches {mean_nme(by[best]):.2f}% NME, "
         f"{mean_nme(by[best])/peer['nme']:.2f}× dlib's {peer['nme']:.2f}%.")
     n_train,n_test = map(len, split_by_photo(face_files(args.data)))
-    recipe = '' if 'recipe' not in by else (f" The default recipe's row trains with its own settings, `RECIPE` = `{RECIPE}` "
-                                            "(`fastlandmarks.datasets`), on the same faces, from scratch.")
+    presets = ''.join(f" The row of the `{k}` preset trains with its own settings, `landmark_presets['{k}']` = `{landmark_presets[k]}` "
+                      "(`fastlandmarks.models`), on the same faces, from scratch." for k in PRESETS if k in by)
     return f"""
 HELEN-29 (Le et al. 2012; 29 LFPW landmarks placed by Zhou, Brandt and Lin, ICCV 2013): {n_train} training faces and
 {n_test} validation faces, split by source photo (the faces of every 5th photo, sorted by name, are held out). Every
@@ -201,7 +216,7 @@ Errors are measured in the photos' own pixels through `predict_landmarks`, each 
 and normalised by the outer-eye-corner distance; mean ± standard deviation over {args.seeds} seeds (min–max). A face
 fails when its NME is over 10%. dlib's shape predictor (Kazemi & Sullivan 2014) is trained with its own trainer
 (oversampling 20, otherwise its defaults) on the same training faces, each in its landmarks' box grown by 10%, and
-measured the same way. Runs go {args.jobs} at a time, one torch thread each.{recipe}
+measured the same way. Runs go {args.jobs} at a time, one torch thread each.{presets}
 
 {table(['setup', 'NME (%)', 'median NME (%)', 'AUC@8% (%)', 'failure rate @10% (%)', 'epochs', 'training time per epoch'], rows)}
 

@@ -101,6 +101,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                       'fastlandmarks.export.calibration_images': ( 'export.html#calibration_images',
                                                                                    'fastlandmarks/export.py'),
                                       'fastlandmarks.export.check_int8': ('export.html#check_int8', 'fastlandmarks/export.py'),
+                                      'fastlandmarks.export.decoder_nodes': ('export.html#decoder_nodes', 'fastlandmarks/export.py'),
                                       'fastlandmarks.export.export_onnx': ('export.html#export_onnx', 'fastlandmarks/export.py'),
                                       'fastlandmarks.export.landmark_predictor': ( 'export.html#landmark_predictor',
                                                                                    'fastlandmarks/export.py'),

@@ -11,8 +11,8 @@ from .transforms import *
 import warnings
 
 # %% auto #0
-__all__ = ['LandmarkPredictor', 'landmark_predictor', 'export_onnx', 'onnx_session', 'onnx_predict', 'calibration_images',
-           'quantize_onnx', 'onnx_nme', 'QuantizationError', 'check_int8']
+__all__ = ['QUANTIZED_OPS', 'LandmarkPredictor', 'landmark_predictor', 'export_onnx', 'onnx_session', 'onnx_predict',
+           'calibration_images', 'decoder_nodes', 'quantize_onnx', 'onnx_nme', 'QuantizationError', 'check_int8']
 
 # %% ../nbs/12_export.ipynb #50257250
 class LandmarkPredictor(nn.Module):
@@ -86,13 +86,26 @@ def calibration_images(learn:Learner, # The learner whose training images calibr
         if got>=n: break
     return torch.cat(xs)[:n]
 
+# %% ../nbs/12_export.ipynb #a882336b
+QUANTIZED_OPS = ['Conv', 'MatMul', 'Gemm']  # what int8 export quantises in a model
+
+# %% ../nbs/12_export.ipynb #147c5227
+def decoder_nodes(path, # A landmark graph from `export_onnx`
+                 )->list: # Names of its decoder's nodes
+    "The nodes of an exported landmark graph outside the model's scope (`/model/`, `LandmarkPredictor.model`): the decoder's operations"
+    import onnx
+    nodes = onnx.load(str(path)).graph.node
+    if not any(n.name.startswith('/model/') for n in nodes):
+        raise ValueError(f"{path}: no node is named under '/model/', so the decoder cannot be told from the model; export it with `export_onnx`")
+    return [n.name for n in nodes if not n.name.startswith('/model/')]
+
 # %% ../nbs/12_export.ipynb #0298d865
 def quantize_onnx(src,                # A float32 landmark graph from `export_onnx`
                   dst,                # Where to write the int8 graph
                   images:Tensor,      # Normalised calibration images `(N, 3, h, w)`
                   per_channel=True,   # One weight scale per output channel (more accurate than one per tensor)
                  )->Path:
-    "Static int8 quantisation (QDQ) of `Conv`, `MatMul` and `Gemm` with ONNX Runtime, activations calibrated on `images`"
+    "Static int8 quantisation (QDQ) of the model's `QUANTIZED_OPS` with ONNX Runtime, activations calibrated on `images`, the decoder left in float32"
     import logging
     from onnxruntime.quantization import quantize_static, CalibrationDataReader, QuantFormat, QuantType
     class _Images(CalibrationDataReader):
@@ -101,8 +114,8 @@ def quantize_onnx(src,                # A float32 landmark graph from `export_on
             x = next(self.it, None)
             return None if x is None else {'images': x}
     logging.disable(logging.WARNING)  # its advice to pre-process the graph, printed at every call: it changed nothing here
-    try: quantize_static(str(src), str(dst), _Images(), quant_format=QuantFormat.QDQ, op_types_to_quantize=['Conv', 'MatMul', 'Gemm'],
-                         per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    try: quantize_static(str(src), str(dst), _Images(), quant_format=QuantFormat.QDQ, op_types_to_quantize=QUANTIZED_OPS,
+                         nodes_to_exclude=decoder_nodes(src), per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     finally: logging.disable(logging.NOTSET)
     return Path(dst)
 

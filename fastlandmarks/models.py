@@ -220,22 +220,34 @@ class IntegralHead(nn.Module):
         return decode_soft_argmax(self.logits, scale=True)
     def __getstate__(self): return {**self.__dict__, 'logits': None}
 
-# %% ../nbs/09_models.ipynb #05d8f6de
+# %% ../nbs/09_models.ipynb #6846104e
 def start_at_mean_shape(weight:Tensor,  # Weights of the output layer, drawn near zero
                         bias:Tensor,     # Bias of the output layer, set to the mean shape
                         mean_shape=None, # Mean target points `(K, 2)` in `[-1, 1]`; 0 (the image centre) when `None`
                        ):
-    "Initialise a coordinate output layer to predict `mean_shape` whatever its input"
+    "Initialise a coordinate output layer to predict `mean_shape` whatever its input: weights so small that inputs of unit size move it by about 1% of the image"
     with torch.no_grad():
-        nn.init.normal_(weight, std=1e-3)
+        nn.init.normal_(weight, std=0.01/math.sqrt(weight.shape[-1]))
         bias.copy_(torch.zeros_like(bias) if mean_shape is None else tensor(mean_shape).float().view(bias.shape))
 
+# %% ../nbs/09_models.ipynb #a9dce07e
 class RegressionHead(nn.Sequential):
-    "Global average pooling and a linear layer to `n_out` points `(B, K, 2)`, starting at the mean shape"
-    def __init__(self, in_channels:int, n_out:int, mean_shape=None):
-        fc = nn.Linear(in_channels, 2*n_out)
+    "Stride-2 convolutions down to at most `grid` cells a side, then one linear map of the whole grid to `n_out` points `(B, K, 2)`, starting at the mean shape"
+    def __init__(self,
+                 in_channels:int, # Channels of the body's features
+                 n_out:int,       # Landmarks
+                 feat_size:tuple, # `(h, w)` of the body's features at the training size
+                 mean_shape=None, # Mean target points `(K, 2)` in `[-1, 1]`: where the predictions start
+                 width=64,        # Channels of the grid the linear map reads (twice that in the convolutions before)
+                 grid=8,          # The longest side of that grid, at most
+                ):
+        (h,w),n = feat_size,0
+        while max(h,w) > grid: h,w,n = (h+1)//2,(w+1)//2,n+1
+        chans = [in_channels] + [2*width]*(n-1) + [width]
+        convs = [ConvLayer(a, b, stride=2) for a,b in zip(chans[:-1], chans[1:])] if n else [ConvLayer(in_channels, width)]
+        fc = nn.Linear(width*h*w, 2*n_out)
         start_at_mean_shape(fc.weight, fc.bias, mean_shape)
-        super().__init__(nn.AdaptiveAvgPool2d(1), Flatten(), fc, ResizeBatch(n_out, 2))
+        super().__init__(*convs, Flatten(), fc, ResizeBatch(n_out, 2))
 
 # %% ../nbs/09_models.ipynb #cb92a211
 def sincos_2d(h:int, w:int, dim:int, device=None)->Tensor:
@@ -297,7 +309,8 @@ def _hrnet(body, n_out, img_size, mean_shape, proj_channels=None):
     return nn.Sequential(body, BinaryHeadBlock(body.out_channels, ifnone(proj_channels, body.out_channels), n_out))
 def _integral(body, n_out, img_size, mean_shape, n_deconv=None, **kwargs):
     return nn.Sequential(body, IntegralHead(body.out_channels, n_out, ifnone(n_deconv, upsamplings_to_quarter(body, img_size)), **kwargs))
-def _regression(body, n_out, img_size, mean_shape): return nn.Sequential(body, RegressionHead(body.out_channels, n_out, mean_shape))
+def _regression(body, n_out, img_size, mean_shape, **kwargs):
+    return nn.Sequential(body, RegressionHead(body.out_channels, n_out, dummy_eval(body, img_size).shape[-2:], mean_shape, **kwargs))
 def _query(body, n_out, img_size, mean_shape, **kwargs):
     return nn.Sequential(body, QueryHead(body.out_channels, n_out, mean_shape=mean_shape, **kwargs))
 def _simcc(body, n_out, img_size, mean_shape, **kwargs):
@@ -397,7 +410,7 @@ landmark_heads = {
 # %% ../nbs/09_models.ipynb #1a055422
 landmark_presets = dict(
     recipe=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=128, heatmap_size=32, sigma=2., bs=16, epochs=40, lr=2e-3),
-    fast=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=96, heatmap_size=24, sigma=2., bs=16, epochs=40, lr=2e-3),
+    fast=dict(arch='hrnet_w18_small', head='hrnet', target='binary', size=64, heatmap_size=16, sigma=2., bs=16, epochs=40, lr=2e-3),
 )
 RECIPE = landmark_presets['recipe']
 

@@ -42,7 +42,7 @@ def test_body_reports_its_channels(arch):
     (DeconvHead(64, K, n_deconv=2, channels=16), (2, K, 16, 16)),
     (BinaryHeadBlock(64, 32, K), (2, K, 4, 4)),
     (IntegralHead(64, K, n_deconv=1, channels=16), (2, K, 2)),
-    (RegressionHead(64, K), (2, K, 2)),
+    (RegressionHead(64, K, (4, 4)), (2, K, 2)),
     (QueryHead(64, K, dim=32), (2, K, 2)),
 ])
 def test_head_output_shapes(head, shape):
