@@ -255,7 +255,7 @@ def main():
     if found is None:
         print(f'no real faces: pass --data PATH (a folder of HELEN-29 .jpg + .pts) or set {ENV_VAR}; nothing written'); return
     args.data = str(found)
-    if args.quick: args.seeds,args.epochs,args.size,args.heatmap_size,args.setups = 1,1,32,8,'regression,hrnet-gaussian,stock,recipe'
+    if args.quick: args.seeds,args.epochs,args.size,args.heatmap_size,args.setups = 1,1,32,8,'regression,hrnet-gaussian,stock,recipe,fast'
     args.jobs = args.jobs or (1 if args.device.type=='cuda' else min(2, os.cpu_count()))
     keys = [k.strip() for k in args.setups.split(',') if k.strip()]  # none, with --keep 1: only write the report again
     unknown = [k for k in keys if k not in SETUPS]

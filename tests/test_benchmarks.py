@@ -77,7 +77,9 @@ def test_real_faces_quick_run(tmp_path):
     run_script('bench_real.py', '--quick', '--data', REAL, '--out', str(out))
     md, d = out.read_text(), json.loads(out.with_suffix('.json').read_text())
     assert md.startswith('## Real faces') and out.with_suffix('.png').stat().st_size > 10_000
-    assert {r['setup'] for r in d['runs']} == {'regression', 'hrnet-gaussian', 'stock', 'recipe'}
+    assert {r['setup'] for r in d['runs']} == {'regression', 'hrnet-gaussian', 'stock', 'recipe', 'fast'}
+    fast = next(r for r in d['runs'] if r['setup']=='fast')
+    assert abs(fast['int8']['nme_int8'] - fast['int8']['nme_fp32'] - fast['int8']['change']) < 1e-9 and "`fast` preset's int8 graph" in md
     assert d['mean_shape']['n_faces'] == 70 and 'mean training shape' in md
 
 
