@@ -213,7 +213,7 @@ def main():
     torch.set_num_threads(1)
     if args.replot:
         old = json.loads(args.out.with_suffix('.json').read_text())
-        return report(args, old['latency'], old['dlib_ms'], old['dlib_missing'], old['settings']['sizes'], old['machine'])
+        return report(args, old['latency'], old['dlib_ms'], old['dlib_missing'], old['settings']['sizes'], old.get('timed_on', old['machine']))
     predictor, missing = dlib_predictor()
     dlib_call = None
     if predictor is not None:
@@ -254,7 +254,8 @@ def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
     plot = ''
     extra = {}
     if args.accuracy is not None:
-        acc = accuracy_results(json.loads(Path(args.accuracy).read_text()))
+        acc_json = json.loads(Path(args.accuracy).read_text())
+        acc = accuracy_results(acc_json)
         if args.int8_from: with_int8_changes(acc, json.loads(Path(args.int8_from).read_text()))
         png = args.out.with_name('speed_accuracy.png')
         extra = speed_accuracy_plot(png, ok, acc, dlib_ms)
@@ -267,7 +268,7 @@ def report(args, rows:list, dlib_ms, missing, sizes, timed_on=None):
                 f"same rounds, with ONNX Runtime {fast['engine']}; at the equal budget ({fast['nme_size']} px) this head × body scores "
                 f"NME {fast['nme']:.2f}% on the held-out photos"
                 + (" (the float32 model's NME plus the change its int8 graph made in `bench_speed_accuracy.py`'s run)" if fast['engine']=='int8' else ''))
-        extra['preset'] = own = preset_figures(json.loads(Path(args.accuracy).read_text()), ok) if dlib_ms else None
+        extra['preset'] = own = preset_figures(acc_json, ok) if dlib_ms else None
         itself = '' if own is None else (
             f" The `fast` preset itself (`landmark_presets['fast']` = `{landmark_presets['fast']}`), trained with its own settings by "
             f"`bench_real.py` (its `fast` row, {own['epochs']} epochs, {own['seeds']} seeds), reaches NME **{own['nme']:.2f} ± {own['nme_sd']:.2f}%** "

@@ -7,12 +7,11 @@ HELEN-29 split by photo as in `bench_real.py` (the same DataLoaders, boxes and N
 scratch, one seed, `fit_one_cycle(epochs, lr)`; heatmap heads on randomised-rounding targets (the recipe's), the HRNet
 head on HRNet bodies only. dlib's shape predictor is trained and measured on the same split in the same run.
 """
-import argparse, os, sys, tempfile, time, warnings
+import sys, time
 from fastai.vision.all import *
 from _common import HERE, bench_args, table, write_result
 from _real import face_files, find_real_data, split_by_photo, ENV_VAR
-from bench_real import dlib_report, photo_report, real_dls
-from fastlandmarks.export import export_onnx
+from bench_real import dlib_report, int8_check, photo_report, real_dls
 from fastlandmarks.learner import landmark_learner
 
 BODIES = ('mobilenetv3_small_100', 'resnet18', 'hrnet_w18_small')
@@ -35,14 +34,6 @@ def run(args, body:str, head:str)->dict:
     seconds = time.perf_counter() - t
     rep = photo_report(learn, split_by_photo(face_files(args.data))[1])
     return dict(body=body, head=head, nme=rep['nme'], fr10=rep['fr10'], train_s=seconds, int8=int8_check(learn))
-
-
-def int8_check(learn)->dict:
-    "`export_onnx(quantize='int8')`'s check of `learn`: NME of the float32 and int8 graphs on the validation crops (input pixels, IOD)"
-    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        export_onnx(learn, Path(d)/'int8.onnx', quantize='int8', on_exceed='warn')
-    return learn.int8_check
 
 
 def main():
